@@ -1,0 +1,143 @@
+"""The auth boundary: a short-lived HS256 JWT minted by the Next.js server, validated on every call."""
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from jose import jwt
+from jose.exceptions import ExpiredSignatureError, JWTClaimsError
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from app.config import Settings
+from app.db import SessionMaker, sessionmaker_of
+from app.errors import unauthorized
+from app.models import UsedJti, utcnow
+from app.schemas import TokenPayload
+
+logger = logging.getLogger("app.auth")
+
+MAX_TOKEN_BYTES = 4096
+MAX_CLAIM_CHARS = 255
+REQUIRED_STRINGS = ("sub", "org", "role")
+
+_bearer = HTTPBearer(auto_error=False, description="HS256 JWT with sub, org and role claims.")
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def _number(claims: dict[str, Any], name: str) -> float:
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidToken(f"claim '{name}' must be a number")
+    return float(value)
+
+
+def validate_token(token: str, settings: Settings, now: float | None = None) -> dict[str, Any]:
+    """Verify signature and claims; return the claims or raise InvalidToken."""
+    if len(token) > MAX_TOKEN_BYTES:
+        raise InvalidToken("token too large")
+    now = time.time() if now is None else now
+    leeway = settings.jwt_leeway_seconds
+    options = {
+        "require_exp": True,
+        "require_iat": True,
+        "require_sub": True,
+        "require_aud": settings.jwt_audience is not None,
+        "require_iss": settings.jwt_issuer is not None,
+        "require_jti": settings.jwt_require_jti,
+        "leeway": leeway,
+    }
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") != "HS256":
+            raise InvalidToken("only HS256 tokens are accepted")
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=["HS256"],
+            options=options,
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+        )
+    except InvalidToken:
+        raise
+    except Exception as exc:  # python-jose raises more than JWTError on malformed input
+        raise InvalidToken(_reason(exc)) from None
+
+    for name in REQUIRED_STRINGS:
+        value = claims.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidToken(f"claim '{name}' must be a non-empty string")
+        if len(value) > MAX_CLAIM_CHARS:
+            raise InvalidToken(f"claim '{name}' is too long")
+    exp, iat = _number(claims, "exp"), _number(claims, "iat")
+    if exp <= now - leeway:
+        raise InvalidToken("token has expired")
+    if iat > now + leeway:
+        raise InvalidToken("token issued in the future")
+    if exp - iat > settings.jwt_max_lifetime_seconds:
+        raise InvalidToken("token lifetime exceeds the allowed maximum")
+    if "jti" in claims:
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not jti or len(jti) > MAX_CLAIM_CHARS:
+            raise InvalidToken("claim 'jti' must be a non-empty string")
+    return claims
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ExpiredSignatureError):
+        return "token has expired"
+    if isinstance(exc, JWTClaimsError):
+        return str(exc)[:200]
+    if "signature" in str(exc).lower():
+        return "signature verification failed"
+    return "malformed token"
+
+
+async def consume_jti(sessionmaker: SessionMaker, jti: str, exp: float) -> bool:
+    """Record a token id as used; False when it was used before (a replay)."""
+    expires_at = datetime.fromtimestamp(exp, UTC)
+    async with sessionmaker() as session:
+        session.add(UsedJti(jti=jti, expires_at=expires_at))
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            return False
+    return True
+
+
+async def purge_expired_jtis(sessionmaker: SessionMaker, leeway_seconds: int) -> int:
+    cutoff = datetime.fromtimestamp(utcnow().timestamp() - leeway_seconds, UTC)
+    async with sessionmaker() as session:
+        result = await session.execute(delete(UsedJti).where(UsedJti.expires_at < cutoff))
+        await session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def get_current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> TokenPayload:
+    if credentials is None:
+        raise unauthorized("missing bearer token")
+    settings: Settings = request.state.settings
+    try:
+        claims = validate_token(credentials.credentials, settings)
+    except InvalidToken as exc:
+        logger.info("token rejected: %s", exc)
+        raise unauthorized(f"invalid token: {exc}") from None
+    jti = claims.get("jti")
+    if jti is not None and not await consume_jti(sessionmaker_of(request), jti, claims["exp"]):
+        logger.warning("token replay rejected")
+        raise unauthorized("invalid token: token has already been used")
+    return TokenPayload(sub=claims["sub"], org=claims["org"], role=claims["role"])
+
+
+CurrentUser = Annotated[TokenPayload, Depends(get_current_user)]

@@ -1,0 +1,113 @@
+"""Settings, read once from the environment by `Settings()`; refuses insecure values in production."""
+
+import logging
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+logger = logging.getLogger("app.config")
+
+# Used only when APP_ENV is development or test and no secret is configured, so that
+# `make run` and `make token` work with no setup. Production refuses to start without one.
+DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0123456789"
+MIN_SECRET_BYTES = 32
+
+
+class AppEnv(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ConfigError(Exception):
+    """A setting that makes the service unsafe or unable to start."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    app_env: AppEnv = AppEnv.DEVELOPMENT
+    fastapi_jwt_secret: SecretStr | None = None
+    database_url: str = "sqlite+aiosqlite:///./compliance.db"
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    jwt_leeway_seconds: int = Field(default=10, ge=0, le=300)
+    jwt_max_lifetime_seconds: int = Field(default=300, gt=0)
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_require_jti: bool = False
+
+    store_document_content: bool = False
+    db_ready_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    llm_provider: Literal["local", "openai", "azure"] = "local"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o"
+    azure_openai_endpoint: str | None = None
+    azure_openai_api_key: SecretStr | None = None
+    azure_openai_deployment: str = "gpt-4o"
+    openai_api_version: str = "2024-10-01-preview"
+    llm_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    first_token_timeout_seconds: float = Field(default=60.0, gt=0)
+    stream_max_seconds: float = Field(default=280.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _csv_lists(cls, data: object) -> object:
+        if isinstance(data, dict) and "cors_origins" in data:
+            data = {**data, "cors_origins": _split_csv(data["cors_origins"])}
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_insecure(self) -> Self:
+        if self.app_env is AppEnv.PRODUCTION:
+            secret = self.fastapi_jwt_secret.get_secret_value() if self.fastapi_jwt_secret else ""
+            if not secret:
+                raise ValueError("FASTAPI_JWT_SECRET is required in production")
+            if secret == DEV_JWT_SECRET:
+                raise ValueError(
+                    "FASTAPI_JWT_SECRET must not be the development secret in production"
+                )
+            if len(secret.encode()) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"FASTAPI_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes in production"
+                )
+            if "*" in self.cors_origins:
+                raise ValueError("CORS_ORIGINS must not contain '*' in production")
+        return self
+
+    @property
+    def jwt_secret(self) -> str:
+        if self.fastapi_jwt_secret is not None and self.fastapi_jwt_secret.get_secret_value():
+            return self.fastapi_jwt_secret.get_secret_value()
+        return DEV_JWT_SECRET
+
+    @property
+    def uses_dev_secret(self) -> bool:
+        return self.jwt_secret == DEV_JWT_SECRET
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or ConfigError with a one-line reason."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {reasons}") from None

@@ -1,0 +1,107 @@
+"""One JSON error shape for every failure: `{"error": {code, message, request_id, retryable}}`."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.request_id import request_id_of
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    502: "upstream_error",
+    503: "unavailable",
+    504: "upstream_timeout",
+}
+
+
+class AppError(Exception):
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        *,
+        retryable: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.headers = headers
+
+
+def unauthorized(message: str) -> AppError:
+    return AppError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def error_body(
+    code: str,
+    message: str,
+    request_id: str | None,
+    *,
+    retryable: bool = False,
+    details: Any = None,
+) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "request_id": request_id,
+        "retryable": retryable,
+    }
+    if details is not None:
+        info["details"] = details
+    return {"error": info}
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    body = error_body(exc.code, exc.message, request_id_of(request), retryable=exc.retryable)
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _CODES.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    body = error_body(code, message, request_id_of(request), retryable=exc.status_code >= 500)
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+    first = details[0] if details else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(part) for part in first["loc"] if part != "body") or "request"
+    body = error_body(
+        "validation_error", f"{where}: {first['msg']}", request_id_of(request), details=details
+    )
+    return JSONResponse(body, status_code=422)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    body = error_body("internal_error", "internal error", request_id_of(request), retryable=True)
+    return JSONResponse(body, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,87 @@
+"""The ASGI app: `app.main:app`, built by `create_app()`."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.auth import purge_expired_jtis
+from app.config import AppEnv, ConfigError, Settings, load_settings
+from app.db import SessionMaker, create_engine, create_sessionmaker
+from app.errors import install_error_handlers
+from app.logs import quiet_probe_access_logs
+from app.request_id import RequestIdMiddleware
+from app.routers import health, me
+
+logger = logging.getLogger("app")
+
+MAINTENANCE_INTERVAL_SECONDS = 300.0
+
+
+async def _maintain(sessionmaker: SessionMaker, settings: Settings) -> None:
+    while True:
+        try:
+            await purge_expired_jtis(sessionmaker, settings.jwt_leeway_seconds)
+        except Exception:
+            logger.exception("maintenance failed; retrying later")
+        await asyncio.sleep(MAINTENANCE_INTERVAL_SECONDS)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        if settings.uses_dev_secret:
+            logger.warning(
+                "FASTAPI_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. "
+                "Anyone can mint tokens for this service. Never run it like this in production."
+            )
+        engine = create_engine(settings.database_url)
+        sessionmaker = create_sessionmaker(engine)
+        maintenance = asyncio.create_task(_maintain(sessionmaker, settings))
+        try:
+            yield {"settings": settings, "engine": engine, "sessionmaker": sessionmaker}
+        finally:
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Compliance analysis service",
+        version="0.1.0",
+        description="Streams a regulatory-compliance analysis of a document as Server-Sent Events.",
+        lifespan=lifespan,
+        docs_url=None if settings.app_env is AppEnv.PRODUCTION else "/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(me.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "X-Analysis-Id"],
+        )
+    app.add_middleware(RequestIdMiddleware)
+    quiet_probe_access_logs()
+    return app
+
+
+def _app_from_environment() -> FastAPI:
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise SystemExit(f"refusing to start: {exc}") from None
+
+
+app = _app_from_environment()

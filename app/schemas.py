@@ -1,0 +1,113 @@
+"""The API contract: the single source of truth for the Python and TypeScript sides."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+MAX_CONTENT_CHARS = 50_000
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class AnalysisStatus(StrEnum):
+    STREAMING = "streaming"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class AnalyseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: str = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
+    document_type: str = Field(
+        default="contract",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_\- ]*$",
+        description="contract, privacy_policy, dpa, employment, terms_of_service, or any other "
+        "label (analysed with the general catalogue).",
+    )
+
+
+class Finding(BaseModel):
+    clause: str
+    risk: RiskLevel
+    explanation: str
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class AnalysisDraft(BaseModel):
+    """What the model is asked to produce; the service adds `processed_at`."""
+
+    findings: list[Finding]
+    summary: str
+
+
+class AnalyseResponse(AnalysisDraft):
+    processed_at: AwareDatetime = Field(description="ISO 8601 date-time, UTC.")
+
+
+class AnalysisResult(AnalyseResponse):
+    analysis_id: UUID
+
+
+class TokenPayload(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sub: str
+    org: str
+    role: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    request_id: str | None = None
+    retryable: bool = False
+
+
+class ErrorBody(BaseModel):
+    error: ErrorInfo
+
+
+class AnalysisSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    document_type: str
+    status: AnalysisStatus
+    provider: str
+    model: str
+    content_chars: int
+    content_sha256: str
+    summary: str | None
+    error_code: str | None
+    request_id: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class AnalysisDetail(AnalysisSummary):
+    findings: list[Finding] | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    ttft_ms: int | None
+    duration_ms: int | None
+    content: str | None = Field(
+        description="Present only when the service stores document content on purpose."
+    )
+
+
+class AnalysisPage(BaseModel):
+    items: list[AnalysisSummary]
+    next_cursor: Annotated[
+        str | None, Field(description="Pass as `cursor` to fetch the next, older page.")
+    ]

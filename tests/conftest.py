@@ -1,0 +1,156 @@
+"""Fixtures: every database-backed test runs on SQLite and on a scratch PostgreSQL database."""
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from jose import jwt
+from sqlalchemy.engine import make_url
+
+from app.config import Settings
+from app.main import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET = "test-secret-for-the-suite-only-0123456789abcdef"
+DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+Factory = Callable[..., Any]
+
+
+def pg_admin_url() -> str:
+    return os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["configure_logger"] = False
+    return cfg
+
+
+async def migrate(url: str, revision: str = "head") -> None:
+    await asyncio.to_thread(command.upgrade, alembic_config(url), revision)
+
+
+@asynccontextmanager
+async def scratch_database(kind: str, tmp_dir: Path) -> AsyncIterator[str]:
+    """A new empty database: a file for SQLite, a CREATE DATABASE for PostgreSQL."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_dir / f'{uuid.uuid4().hex}.db'}"
+        return
+    admin = make_url(pg_admin_url())
+    name = f"cs_test_{uuid.uuid4().hex[:16]}"
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_kind(request: pytest.FixtureRequest) -> str:
+    kind: str = request.param
+    return kind
+
+
+@pytest.fixture(scope="session")
+async def database_url(
+    db_kind: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    async with scratch_database(db_kind, tmp_path_factory.mktemp("db")) as url:
+        await migrate(url)
+        yield url
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "app_env": "test",
+        "fastapi_jwt_secret": TEST_SECRET,
+        "database_url": database_url,
+        "llm_provider": "local",
+        "cors_origins": [],
+        "jwt_audience": None,
+        "jwt_issuer": None,
+        "jwt_require_jti": False,
+        "store_document_content": False,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def running_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan run, behind httpx's ASGI transport."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app) as state:
+
+        async def with_state(scope: Any, receive: Any, send: Any) -> None:
+            scope["state"] = dict(state or {})
+            await app(scope, receive, send)
+
+        transport = httpx.ASGITransport(app=with_state)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_client(settings) as client:
+        yield client
+
+
+def sign(claims: dict[str, Any], secret: str = TEST_SECRET, **kwargs: Any) -> str:
+    token: str = jwt.encode(claims, secret, **kwargs)
+    return token
+
+
+def claims_for(org: str | None = None, **overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": f"user-{uuid.uuid4().hex[:8]}",
+        "org": org or f"org-{uuid.uuid4().hex[:8]}",
+        "role": "analyst",
+        "iat": now,
+        "exp": now + 120,
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not ...}
+
+
+@pytest.fixture
+def token() -> Factory:
+    """Mint a valid token, like the Next.js side does; keyword arguments override claims."""
+
+    def mint(**overrides: Any) -> str:
+        return sign(claims_for(**overrides))
+
+    return mint
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

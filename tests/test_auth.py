@@ -1,0 +1,184 @@
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from app.auth import purge_expired_jtis
+from app.config import Settings
+from app.db import create_engine, create_sessionmaker
+from app.models import UsedJti
+from tests.conftest import (
+    TEST_SECRET,
+    Factory,
+    bearer,
+    claims_for,
+    make_settings,
+    running_client,
+    sign,
+)
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def raw_token(header: dict[str, Any], payload: dict[str, Any], signature: bytes = b"") -> str:
+    return ".".join(
+        [b64(json.dumps(header).encode()), b64(json.dumps(payload).encode()), b64(signature)]
+    )
+
+
+def hs256_raw(header: bytes, payload: bytes) -> str:
+    signing_input = f"{b64(header)}.{b64(payload)}"
+    mac = hmac.new(TEST_SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(mac)}"
+
+
+def tampered() -> str:
+    header, _payload, signature = sign(claims_for(org="org-a")).split(".")
+    forged = b64(json.dumps(claims_for(org="org-b")).encode())
+    return f"{header}.{forged}.{signature}"
+
+
+def without(claim: str) -> str:
+    claims = claims_for()
+    del claims[claim]
+    return sign(claims)
+
+
+NOW = int(time.time())
+ATTACKS: dict[str, dict[str, str]] = {
+    "missing header": {},
+    "other scheme": {"Authorization": "Basic dXNlcjpwYXNz"},
+    "empty bearer": {"Authorization": "Bearer "},
+    "garbage": bearer("not-a-jwt"),
+    "garbage three parts": bearer("aaa.bbb.ccc"),
+    "non-json header": bearer(f"{b64(b'nope')}.{b64(b'{}')}.{b64(b'x')}"),
+    "alg none unsigned": bearer(raw_token({"alg": "none", "typ": "JWT"}, claims_for())),
+    "alg None unsigned": bearer(raw_token({"alg": "None"}, claims_for())),
+    "alg NONE unsigned": bearer(raw_token({"alg": "NONE"}, claims_for())),
+    "alg none signed": bearer(raw_token({"alg": "none"}, claims_for(), b"signature")),
+    "alg missing": bearer(raw_token({"typ": "JWT"}, claims_for(), b"signature")),
+    "HS384": bearer(sign(claims_for(), algorithm="HS384")),
+    "HS512": bearer(sign(claims_for(), algorithm="HS512")),
+    "RS256 header": bearer(raw_token({"alg": "RS256"}, claims_for(), b"\x01" * 256)),
+    "ES256 header": bearer(raw_token({"alg": "ES256"}, claims_for(), b"\x01" * 64)),
+    "wrong secret": bearer(sign(claims_for(), secret="another-secret-of-sufficient-length-123")),
+    "tampered payload": bearer(tampered()),
+    "expired": bearer(sign(claims_for(iat=NOW - 200, exp=NOW - 60))),
+    "future nbf": bearer(sign(claims_for(nbf=NOW + 60))),
+    "future iat": bearer(sign(claims_for(iat=NOW + 60, exp=NOW + 120))),
+    "over-long lifetime": bearer(sign(claims_for(exp=NOW + 3600))),
+    "missing sub": bearer(without("sub")),
+    "missing org": bearer(without("org")),
+    "missing role": bearer(without("role")),
+    "missing exp": bearer(without("exp")),
+    "missing iat": bearer(without("iat")),
+    "sub not a string": bearer(sign(claims_for(sub=123))),
+    "org a list": bearer(sign(claims_for(org=["org-a"]))),
+    "role null": bearer(sign(claims_for(role=None))),
+    "role an object": bearer(sign(claims_for(role={"admin": True}))),
+    "exp a string": bearer(sign(claims_for(exp=str(NOW + 120)))),
+    "iat a string": bearer(sign(claims_for(iat=str(NOW)))),
+    "exp a boolean": bearer(sign(claims_for(exp=True))),
+    "empty sub": bearer(sign(claims_for(sub=""))),
+    "blank org": bearer(sign(claims_for(org="   "))),
+    "empty role": bearer(sign(claims_for(role=""))),
+    "jti not a string": bearer(sign(claims_for(jti=42))),
+    "64 KB token": bearer(sign(claims_for(padding="x" * 64 * 1024))),
+    "payload not an object": bearer(hs256_raw(b'{"alg":"HS256"}', b"[1, 2]")),
+}
+
+
+def assert_unauthorized(response: httpx.Response) -> None:
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"
+    body = response.json()
+    assert body["error"]["code"] == "unauthorized"
+    assert body["error"]["message"]
+    assert body["error"]["request_id"] == response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("headers", list(ATTACKS.values()), ids=list(ATTACKS))
+async def test_attack_is_refused(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    assert_unauthorized(await client.get("/v1/me", headers=headers))
+
+
+async def test_article_token_is_accepted(client: httpx.AsyncClient) -> None:
+    # Exactly what the Next.js side mints: sub, org, role, iat and a 2-minute exp, HS256.
+    now = int(time.time())
+    claims = {"sub": "user-1", "org": "org-1", "role": "admin", "iat": now, "exp": now + 120}
+    response = await client.get("/v1/me", headers=bearer(sign(claims)))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"sub": "user-1", "org": "org-1", "role": "admin"}
+
+
+async def test_clock_skew_within_leeway_is_accepted(client: httpx.AsyncClient) -> None:
+    now = int(time.time())
+    token = sign(claims_for(iat=now - 125, exp=now - 5))
+    assert (await client.get("/v1/me", headers=bearer(token))).status_code == 200
+    token = sign(claims_for(iat=now + 5, exp=now + 125))
+    assert (await client.get("/v1/me", headers=bearer(token))).status_code == 200
+
+
+async def test_jti_is_single_use_across_workers(settings: Settings) -> None:
+    token = sign(claims_for(jti=uuid.uuid4().hex))
+    # Two app instances on one database stand for two workers (or two replicas).
+    async with running_client(settings) as first, running_client(settings) as second:
+        assert (await first.get("/v1/me", headers=bearer(token))).status_code == 200
+        assert_unauthorized(await second.get("/v1/me", headers=bearer(token)))
+        assert_unauthorized(await first.get("/v1/me", headers=bearer(token)))
+
+
+async def test_required_jti(database_url: str, token: Factory) -> None:
+    settings = make_settings(database_url, jwt_require_jti=True)
+    async with running_client(settings) as client:
+        assert_unauthorized(await client.get("/v1/me", headers=bearer(token())))
+        response = await client.get("/v1/me", headers=bearer(token(jti=uuid.uuid4().hex)))
+        assert response.status_code == 200
+
+
+async def test_audience_and_issuer_are_required_when_configured(
+    database_url: str, token: Factory
+) -> None:
+    settings = make_settings(database_url, jwt_audience="compliance-api", jwt_issuer="web")
+    async with running_client(settings) as client:
+        for bad in (
+            token(),
+            token(aud="compliance-api"),
+            token(iss="web"),
+            token(aud="other", iss="web"),
+            token(aud="compliance-api", iss="other"),
+        ):
+            assert_unauthorized(await client.get("/v1/me", headers=bearer(bad)))
+        good = token(aud="compliance-api", iss="web")
+        assert (await client.get("/v1/me", headers=bearer(good))).status_code == 200
+
+
+async def test_expired_jtis_are_purged(database_url: str) -> None:
+    engine = create_engine(database_url)
+    sessionmaker = create_sessionmaker(engine)
+    old, fresh = f"old-{uuid.uuid4().hex}", f"fresh-{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    async with sessionmaker() as session:
+        session.add(UsedJti(jti=old, expires_at=now - timedelta(minutes=5)))
+        session.add(UsedJti(jti=fresh, expires_at=now + timedelta(minutes=5)))
+        await session.commit()
+    assert await purge_expired_jtis(sessionmaker, leeway_seconds=10) >= 1
+    async with sessionmaker() as session:
+        left = set((await session.scalars(select(UsedJti.jti))).all())
+    await engine.dispose()
+    assert old not in left
+    assert fresh in left
+
+
+def test_secret_used_by_the_suite_is_not_the_dev_secret() -> None:
+    assert make_settings("sqlite+aiosqlite://").jwt_secret == TEST_SECRET

@@ -1,0 +1,45 @@
+import httpx
+
+from tests.conftest import make_settings, running_client
+
+
+async def test_health_is_immediate_and_needs_no_auth(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert response.headers["x-request-id"]
+
+
+async def test_ready_checks_the_database(client: httpx.AsyncClient) -> None:
+    response = await client.get("/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "database": "ok"}
+
+
+async def test_ready_is_503_when_the_database_is_down() -> None:
+    # Nothing listens on port 1: the connection is refused at once.
+    settings = make_settings(
+        "postgresql+asyncpg://postgres@127.0.0.1:1/test", db_ready_timeout_seconds=1.0
+    )
+    async with running_client(settings) as client:
+        response = await client.get("/ready")
+        assert response.status_code == 503
+        assert response.json() == {"status": "unavailable", "database": "down"}
+        assert (await client.get("/health")).status_code == 200
+
+
+async def test_request_id_is_taken_when_sane_and_replaced_otherwise(
+    client: httpx.AsyncClient,
+) -> None:
+    given = "req-1234567890abcdef"
+    response = await client.get("/health", headers={"X-Request-ID": given})
+    assert response.headers["x-request-id"] == given
+    response = await client.get("/health", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert response.headers["x-request-id"] != "bad id\twith spaces"
+    assert len(response.headers["x-request-id"]) == 32
+
+
+async def test_unknown_route_is_a_json_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/nope")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

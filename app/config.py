@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     jwt_require_jti: bool = False
 
     store_document_content: bool = False
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    org_max_concurrent_streams: int = Field(default=10, ge=1)
+    user_requests_per_minute: int = Field(default=30, ge=1)
     db_ready_timeout_seconds: float = Field(default=2.0, gt=0)
 
     llm_provider: Literal["local", "openai", "azure"] = "local"
@@ -88,6 +91,20 @@ class Settings(BaseSettings):
                 raise ValueError("CORS_ORIGINS must not contain '*' in production")
         return self
 
+    @model_validator(mode="after")
+    def _provider_complete(self) -> Self:
+        if self.llm_provider == "openai" and self.openai_api_key is None:
+            raise ValueError(
+                "LLM_PROVIDER=openai needs OPENAI_API_KEY (any value for a keyless server)"
+            )
+        if self.llm_provider == "azure" and not (
+            self.azure_openai_endpoint and self.azure_openai_api_key
+        ):
+            raise ValueError(
+                "LLM_PROVIDER=azure needs AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY"
+            )
+        return self
+
     @property
     def jwt_secret(self) -> str:
         if self.fastapi_jwt_secret is not None and self.fastapi_jwt_secret.get_secret_value():
@@ -107,7 +124,8 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         reasons = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            f"{'.'.join(str(p) for p in err['loc']) + ': ' if err['loc'] else ''}"
+            f"{err['msg'].removeprefix('Value error, ')}"
             for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {reasons}") from None

@@ -11,21 +11,29 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.auth import purge_expired_jtis
+from app.body_limit import BodySizeLimitMiddleware
 from app.config import AppEnv, ConfigError, Settings, load_settings
 from app.db import SessionMaker, create_engine, create_sessionmaker
 from app.errors import install_error_handlers
+from app.llm import ModelSlot
 from app.logs import quiet_probe_access_logs
+from app.records import sweep_interrupted
 from app.request_id import RequestIdMiddleware
-from app.routers import health, me
+from app.routers import analyses, health, me
 
 logger = logging.getLogger("app")
 
-MAINTENANCE_INTERVAL_SECONDS = 300.0
+MAINTENANCE_INTERVAL_SECONDS = 60.0
+SWEEP_MARGIN_SECONDS = 60.0
 
 
 async def _maintain(sessionmaker: SessionMaker, settings: Settings) -> None:
+    """Purge expired token ids; fail rows a crashed process left `streaming`."""
     while True:
         try:
+            await sweep_interrupted(
+                sessionmaker, settings.stream_max_seconds + SWEEP_MARGIN_SECONDS
+            )
             await purge_expired_jtis(sessionmaker, settings.jwt_leeway_seconds)
         except Exception:
             logger.exception("maintenance failed; retrying later")
@@ -42,15 +50,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "FASTAPI_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. "
                 "Anyone can mint tokens for this service. Never run it like this in production."
             )
+        chat_model = ModelSlot(settings)
+        chat_model.start()
         engine = create_engine(settings.database_url)
         sessionmaker = create_sessionmaker(engine)
         maintenance = asyncio.create_task(_maintain(sessionmaker, settings))
         try:
-            yield {"settings": settings, "engine": engine, "sessionmaker": sessionmaker}
+            yield {
+                "settings": settings,
+                "engine": engine,
+                "sessionmaker": sessionmaker,
+                "chat_model": chat_model,
+            }
         finally:
             maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await maintenance
+            await chat_model.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -64,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(me.router)
+    app.include_router(analyses.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -72,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "X-Analysis-Id"],
         )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     quiet_probe_access_logs()
     return app

@@ -7,8 +7,10 @@ offline analyzer relies on that to quote clauses verbatim.
 
 import re
 import secrets
+from typing import TYPE_CHECKING
 
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
 
 _SYSTEM = """\
 You are a regulatory-compliance analyst. Review the document supplied by the user for \
@@ -30,15 +32,19 @@ _FENCE = re.compile(r"<<<DOCUMENT ([0-9a-f]{32})>>>\n")
 _TYPE = re.compile(r"^Document type: (.*)$", re.MULTILINE)
 
 
-def build_messages(content: str, document_type: str, org: str) -> list[BaseMessage]:
+def build_messages(content: str, document_type: str, org: str) -> "list[BaseMessage]":
+    from langchain_core.messages import HumanMessage, SystemMessage
+
     nonce = secrets.token_hex(16)
     system = _SYSTEM.format(org=org, document_type=document_type, nonce=nonce)
     human = f"<<<DOCUMENT {nonce}>>>\n{content}\n<<<END DOCUMENT {nonce}>>>"
     return [SystemMessage(content=system), HumanMessage(content=human)]
 
 
-def read_document(messages: list[BaseMessage]) -> tuple[str, str]:
+def read_document(messages: "list[BaseMessage]") -> tuple[str, str]:
     """Return (content, document_type) from messages made by `build_messages`."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
     document_type = "contract"
     for message in messages:
         text = message.content if isinstance(message.content, str) else ""

@@ -111,3 +111,34 @@ class AnalysisPage(BaseModel):
     next_cursor: Annotated[
         str | None, Field(description="Pass as `cursor` to fetch the next, older page.")
     ]
+
+
+class StreamFormat(StrEnum):
+    TOKENS = "tokens"
+    EVENTS = "events"
+    AI_SDK = "ai-sdk"
+
+
+class StartEvent(BaseModel):
+    """`event: start` of the `events` format."""
+
+    analysis_id: UUID
+    request_id: str | None
+    provider: str
+    model: str
+
+
+class TokenEvent(BaseModel):
+    """`event: token`: one chunk of the model's raw answer."""
+
+    token: str
+
+
+class FindingEvent(BaseModel):
+    """`event: finding`: a finding, sent as soon as the model has closed it."""
+
+    index: int = Field(ge=0)
+    finding: Finding
+
+
+# `event: result` carries an AnalysisResult and `event: error` an ErrorInfo.

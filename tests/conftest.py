@@ -4,7 +4,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from alembic import command
 from alembic.config import Config
 from jose import jwt
@@ -19,6 +20,8 @@ from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.main import create_app
+from tests.openai_server import OpenAIServer
+from tests.service_process import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-for-the-suite-only-0123456789abcdef"
@@ -154,3 +157,55 @@ def token() -> Factory:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@asynccontextmanager
+async def live_server(settings: Settings) -> AsyncIterator[str]:
+    """The app on a real uvicorn server in this process and loop: real sockets, real streaming."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("server stopped during startup")
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+def openai_server() -> Iterator[OpenAIServer]:
+    with OpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def upstream(openai_server: OpenAIServer) -> OpenAIServer:
+    """The OpenAI-compatible test server, with no scripts left over from another test."""
+    openai_server.reset()
+    return openai_server
+
+
+def openai_settings(database_url: str, server: OpenAIServer, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "llm_provider": "openai",
+        "openai_base_url": server.base_url,
+        "openai_api_key": "test-key",
+        "llm_max_retries": 0,
+        "llm_timeout_seconds": 10.0,
+    }
+    values.update(overrides)
+    return make_settings(database_url, **values)

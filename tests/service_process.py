@@ -70,6 +70,13 @@ class ServiceProcess:
                 time.sleep(0.05)
         raise TimeoutError(f"service not healthy in {timeout}s:\n{self.output()}")
 
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while httpx.get(f"{self.base_url}/ready", timeout=5.0).status_code != 200:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"service not ready in {timeout}s:\n{self.output()}")
+            time.sleep(0.05)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         assert self.process is not None
         if self.process.poll() is None:

@@ -12,7 +12,9 @@ STRONG = "s" * 32
 
 def settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name in list(os.environ):
-        if name.startswith(("APP_", "FASTAPI_", "CORS_", "JWT_", "DATABASE_", "LLM_")):
+        if name.startswith(
+            ("APP_", "FASTAPI_", "CORS_", "JWT_", "DATABASE_", "LLM_", "OPENAI_", "AZURE_")
+        ):
             monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -81,3 +83,18 @@ def test_service_refuses_to_start_with_a_one_line_reason() -> None:
     assert len(lines) == 1, result.stderr
     assert "refusing to start" in lines[0]
     assert "32 bytes" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({"LLM_PROVIDER": "openai"}, "OPENAI_API_KEY"),
+        ({"LLM_PROVIDER": "azure", "AZURE_OPENAI_API_KEY": "k"}, "AZURE_OPENAI_ENDPOINT"),
+        ({"LLM_PROVIDER": "mistral"}, "llm_provider"),
+    ],
+)
+def test_incomplete_model_settings_are_refused(
+    env: dict[str, str], reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigError, match=reason):
+        settings_from(env, monkeypatch)

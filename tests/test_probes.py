@@ -1,3 +1,5 @@
+import asyncio
+
 import httpx
 
 from tests.conftest import make_settings, running_client
@@ -10,10 +12,16 @@ async def test_health_is_immediate_and_needs_no_auth(client: httpx.AsyncClient) 
     assert response.headers["x-request-id"]
 
 
-async def test_ready_checks_the_database(client: httpx.AsyncClient) -> None:
-    response = await client.get("/ready")
+async def test_ready_checks_the_database_and_the_model(client: httpx.AsyncClient) -> None:
+    # The model is built in the background after startup: loading first, then ready.
+    for _ in range(200):
+        response = await client.get("/ready")
+        if response.status_code == 200:
+            break
+        assert response.json() == {"status": "unavailable", "database": "ok", "model": "loading"}
+        await asyncio.sleep(0.05)
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "database": "ok"}
+    assert response.json() == {"status": "ready", "database": "ok", "model": "ok"}
 
 
 async def test_ready_is_503_when_the_database_is_down() -> None:
@@ -24,7 +32,7 @@ async def test_ready_is_503_when_the_database_is_down() -> None:
     async with running_client(settings) as client:
         response = await client.get("/ready")
         assert response.status_code == 503
-        assert response.json() == {"status": "unavailable", "database": "down"}
+        assert response.json()["database"] == "down"
         assert (await client.get("/health")).status_code == 200
 
 

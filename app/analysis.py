@@ -1,0 +1,110 @@
+"""One analysis run: the model's token stream turned into tokens, findings and a validated result."""
+
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from app.findings_scanner import FindingScanner
+from app.llm import ChatModel, classify_failure
+from app.schemas import AnalysisDraft, Finding
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FindingReady:
+    index: int
+    finding: Finding
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    draft: AnalysisDraft
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    code: str
+    message: str
+    status_code: int
+    retryable: bool
+
+
+Event = Token | FindingReady | Completed | Failed
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$")
+
+
+def parse_draft(text: str) -> AnalysisDraft:
+    """Validate the model's whole answer; tolerate a Markdown fence around the JSON."""
+    return AnalysisDraft.model_validate_json(_FENCE.sub("", text))
+
+
+@dataclass(slots=True)
+class AnalysisRun:
+    chat: ChatModel
+    messages: "list[BaseMessage]"
+    findings: list[Finding] = field(default_factory=list)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    first_token_at: float | None = None
+    draft: AnalysisDraft | None = None
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Yield events; always ends with exactly one Completed or Failed."""
+        scanner = FindingScanner()
+        stream = self.chat.model.astream(self.messages)
+        try:
+            async for chunk in stream:
+                usage = chunk.usage_metadata
+                if usage:
+                    self.prompt_tokens = (self.prompt_tokens or 0) + usage["input_tokens"]
+                    self.completion_tokens = (self.completion_tokens or 0) + usage["output_tokens"]
+                text = chunk.content
+                if not text or not isinstance(text, str):
+                    continue
+                if self.first_token_at is None:
+                    self.first_token_at = time.monotonic()
+                yield Token(text)
+                for raw in scanner.feed(text):
+                    try:
+                        finding = Finding.model_validate_json(raw)
+                    except ValidationError:
+                        continue  # the final validation reports it
+                    self.findings.append(finding)
+                    yield FindingReady(len(self.findings) - 1, finding)
+        except Exception as exc:
+            failure = classify_failure(exc)
+            yield Failed(failure.code, failure.message, failure.status_code, failure.retryable)
+            return
+        finally:
+            await aclose(stream)
+        try:
+            draft = parse_draft(scanner.text)
+        except ValidationError as exc:
+            message = f"the model's answer is not a valid analysis ({exc.error_count()} errors)"
+            yield Failed("invalid_model_output", message, 502, False)
+            return
+        # A finding the scanner could not place (unusual formatting) still goes out before the end.
+        for finding in draft.findings[len(self.findings) :]:
+            self.findings.append(finding)
+            yield FindingReady(len(self.findings) - 1, finding)
+        self.findings = list(draft.findings)
+        self.draft = draft
+        yield Completed(draft)
+
+
+async def aclose(iterator: AsyncIterator[object]) -> None:
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()

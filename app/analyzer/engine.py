@@ -1,0 +1,205 @@
+"""Run the catalogue over a document: clause-level hits, document-level hits, the draft."""
+
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from app.analyzer.catalogue import document_rules_for, rules_for
+from app.analyzer.clauses import Clause, Span, split_clauses
+from app.analyzer.document_types import GENERAL, normalise_document_type
+from app.analyzer.normalise import fold, squash
+from app.analyzer.rules import STRONG, DocumentRule, Rule, Verdict
+from app.analyzer.summary import SEVERITY, summarise
+from app.schemas import AnalysisDraft, Finding, RiskLevel
+
+QUOTE_WHOLE_CLAUSE_CHARS = 400
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    category: str
+    title: str
+    risk: RiskLevel
+    confidence: float
+    start: int
+    end: int
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    clause: Clause
+    span: Span
+
+
+def _judge(rule: Rule, text: str, clause_text: Callable[[], str]) -> Verdict | None:
+    """The most severe verdict among the rule's signals that survive blockers and softeners."""
+    best: Verdict | None = None
+    context: str | None = None
+    for signal in rule.signals:
+        if not signal.pattern.search(text):
+            continue
+        verdict = (
+            signal.judge(text)
+            if signal.judge
+            else Verdict(signal.risk or rule.risk, signal.confidence)
+        )
+        if verdict is None:
+            continue
+        if context is None:
+            context = clause_text() if rule.blocker_scope == "clause" else text
+            if any(blocker.search(context) for blocker in rule.blockers):
+                return None
+        if signal.confidence < STRONG and any(s.search(context) for s in rule.softeners):
+            continue
+        if best is None or (SEVERITY[verdict.risk], -verdict.confidence) < (
+            SEVERITY[best.risk],
+            -best.confidence,
+        ):
+            best = verdict
+    return best
+
+
+def _candidates(
+    folded: str, rules: tuple[Rule, ...], sentences: list[_Sentence]
+) -> dict[int, set[int]]:
+    """Sentence index -> indices of rules whose gate words occur in it (plain `find`, no regex)."""
+    starts = [sentence.span.start for sentence in sentences]
+    gate_rules: dict[str, list[int]] = {}
+    for index, rule in enumerate(rules):
+        for gate in rule.gates:
+            gate_rules.setdefault(gate, []).append(index)
+    found: dict[int, set[int]] = {}
+    for gate, indices in gate_rules.items():
+        position = folded.find(gate)
+        while position >= 0:
+            which = bisect_right(starts, position) - 1
+            if which >= 0 and position + len(gate) <= sentences[which].span.end:
+                found.setdefault(which, set()).update(indices)
+                position = folded.find(gate, sentences[which].span.end)
+            else:
+                position = folded.find(gate, position + 1)
+    return found
+
+
+def _quote(sentence: _Sentence) -> Span:
+    clause = sentence.clause
+    if clause.end - clause.start <= QUOTE_WHOLE_CLAUSE_CHARS:
+        return Span(clause.start, clause.end)
+    return sentence.span
+
+
+def _hit(category: str, title: str, explanation: str, verdict: Verdict, span: Span) -> Hit:
+    text = f"{verdict.detail} {explanation}" if verdict.detail else explanation
+    return Hit(category, title, verdict.risk, verdict.confidence, span.start, span.end, text)
+
+
+def _clause_hits(folded: str, rules: tuple[Rule, ...], sentences: list[_Sentence]) -> Iterable[Hit]:
+    for index, rule_indices in sorted(_candidates(folded, rules, sentences).items()):
+        sentence = sentences[index]
+        text = squash(folded[sentence.span.start : sentence.span.end])
+
+        def clause_text(clause: Clause = sentence.clause) -> str:
+            return squash(folded[clause.start : clause.end])
+
+        for rule_index in sorted(rule_indices):
+            rule = rules[rule_index]
+            if rule.requires and not any(word in text for word in rule.requires):
+                continue
+            verdict = _judge(rule, text, clause_text)
+            if verdict:
+                yield _hit(rule.id, rule.title, rule.explanation, verdict, _quote(sentence))
+
+
+def _document_hits(
+    folded: str, rules: tuple[DocumentRule, ...], sentences: list[_Sentence]
+) -> Iterable[Hit]:
+    """Only a document that deals with personal data can be missing what such documents owe."""
+    if not rules:
+        return
+    whole = squash(folded)
+    for rule in rules:
+        if rule.satisfied_by.search(whole):
+            continue
+        mentions = [
+            s for s in sentences if rule.anchor.search(squash(folded[s.span.start : s.span.end]))
+        ]
+        if not mentions:
+            continue
+        anchor = next((s for s in mentions if _is_prose(folded, s.span)), mentions[0])
+        verdict = Verdict(rule.risk, rule.confidence)
+        yield _hit(rule.id, rule.title, rule.explanation, verdict, _quote(anchor))
+
+
+def _is_prose(folded: str, span: Span) -> bool:
+    """A full sentence rather than a heading: a better quote for a document-level finding."""
+    return span.end - span.start >= 30 and folded[span.end - 1] in ".!?;:)\"'"
+
+
+def _resolve_overlaps(hits: list[Hit], folded: str) -> list[Hit]:
+    """With the general catalogue a non-compete matches both the commercial and employment rules."""
+    employment = {(h.start, h.end) for h in hits if h.category == "broad_non_compete"}
+    commercial = {(h.start, h.end) for h in hits if h.category == "exclusivity_non_compete"}
+    both = employment & commercial
+    if not both:
+        return hits
+    kept: list[Hit] = []
+    for hit in hits:
+        span = (hit.start, hit.end)
+        if span in both:
+            is_employment = "employ" in folded[hit.start : hit.end]
+            if hit.category == (
+                "exclusivity_non_compete" if is_employment else "broad_non_compete"
+            ):
+                continue
+        kept.append(hit)
+    return kept
+
+
+def _rank(hit: Hit) -> tuple[int, int, int, str]:
+    return SEVERITY[hit.risk], hit.start, hit.end, hit.category
+
+
+def find_hits(content: str, document_type: str) -> list[Hit]:
+    """Every finding with category and offsets, most serious first, one per (category, quote)."""
+    kind = normalise_document_type(document_type)
+    return _find_hits(content, kind, split_clauses(content))
+
+
+def _find_hits(content: str, kind: str, clauses: list[Clause]) -> list[Hit]:
+    folded = fold(content)
+    sentences = [_Sentence(clause, span) for clause in clauses for span in clause.sentences]
+    hits = [
+        *_clause_hits(folded, rules_for(kind), sentences),
+        *_document_hits(folded, document_rules_for(kind), sentences),
+    ]
+    best: dict[tuple[str, int, int], Hit] = {}
+    for hit in hits:
+        key = (hit.category, hit.start, hit.end)
+        current = best.get(key)
+        if current is None or (SEVERITY[hit.risk], -hit.confidence) < (
+            SEVERITY[current.risk],
+            -current.confidence,
+        ):
+            best[key] = hit
+    unique = list(best.values())
+    if kind == GENERAL:
+        unique = _resolve_overlaps(unique, folded)
+    return sorted(unique, key=_rank)
+
+
+def analyse(content: str, document_type: str) -> AnalysisDraft:
+    kind = normalise_document_type(document_type)
+    clauses = split_clauses(content)
+    hits = _find_hits(content, kind, clauses)
+    findings = [
+        Finding(
+            clause=content[hit.start : hit.end],
+            risk=hit.risk,
+            explanation=hit.explanation,
+            confidence=round(hit.confidence, 2),
+        )
+        for hit in hits
+    ]
+    summary = summarise([(hit.risk, hit.title) for hit in hits], kind, len(clauses))
+    return AnalysisDraft(findings=findings, summary=summary)

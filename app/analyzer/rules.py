@@ -1,0 +1,92 @@
+"""The shape of the catalogue: signals that raise a risk, blockers that cancel it, judges."""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from app.schemas import RiskLevel
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    risk: RiskLevel
+    confidence: float
+    detail: str = ""
+
+
+Judge = Callable[[str], Verdict | None]
+"""Looks at the normalised sentence; returns the verdict, or None when the clause is acceptable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    pattern: re.Pattern[str]
+    confidence: float
+    risk: RiskLevel | None = None
+    judge: Judge | None = None
+
+
+STRONG = 0.85
+"""Signals at least this confident ignore a rule's softeners (never its blockers)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    title: str
+    risk: RiskLevel
+    explanation: str
+    document_types: frozenset[str]
+    gates: tuple[str, ...]
+    """A sentence is considered only if it contains one of these (plain substring search)..."""
+    signals: tuple[Signal, ...]
+    requires: tuple[str, ...] = ()
+    """...and, when given, one of these as well."""
+    blockers: tuple[re.Pattern[str], ...] = ()
+    softeners: tuple[re.Pattern[str], ...] = ()
+    blocker_scope: Literal["sentence", "clause"] = "sentence"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRule:
+    """A risk that lies in what the whole document fails to say."""
+
+    id: str
+    title: str
+    risk: RiskLevel
+    explanation: str
+    document_types: frozenset[str]
+    satisfied_by: re.Pattern[str]
+    anchor: re.Pattern[str]
+    confidence: float
+
+
+_GAP = re.compile(r"~(\d+)~")
+
+
+def rx(pattern: str) -> re.Pattern[str]:
+    """Compile, expanding `~N~` into "then up to N more words".
+
+    The gap tolerates punctuation, and as word and non-word runs alternate it can match in only
+    one way, so it cannot backtrack badly.
+    """
+    return re.compile(_GAP.sub(lambda gap: rf"(?:\W+\w+){{0,{gap.group(1)}}}?\W+", pattern))
+
+
+def signal(
+    pattern: str,
+    confidence: float,
+    risk: RiskLevel | None = None,
+    judge: Judge | None = None,
+) -> Signal:
+    return Signal(rx(pattern), confidence, risk, judge)
+
+
+def blockers(*patterns: str) -> tuple[re.Pattern[str], ...]:
+    return tuple(rx(p) for p in patterns)
+
+
+def terms(alternatives: str) -> tuple[str, ...]:
+    """Gate or required words written "a|b|c" (spaces inside a word are kept)."""
+    return tuple(alternatives.split("|"))

@@ -1,0 +1,357 @@
+"""Analyses: stream one (`/v1/analyse/stream`), run one (`/v1/analyse`), read stored ones."""
+
+import asyncio
+import base64
+import binascii
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from app.analysis import AnalysisRun, Completed, Event, Failed, FindingReady, Token, aclose
+from app.auth import CurrentUser
+from app.config import Settings
+from app.db import SessionDep, SessionMaker
+from app.errors import AppError
+from app.llm import ChatModel, ModelSlot
+from app.models import utcnow
+from app.prompt import build_messages
+from app.records import (
+    Limits,
+    Outcome,
+    finish_analysis,
+    get_analysis,
+    list_analyses,
+    start_analysis,
+)
+from app.request_id import request_id_of
+from app.schemas import (
+    AnalyseRequest,
+    AnalysisDetail,
+    AnalysisPage,
+    AnalysisResult,
+    AnalysisStatus,
+    AnalysisSummary,
+    ErrorBody,
+    ErrorInfo,
+    StartEvent,
+    StreamFormat,
+)
+from app.sse import SSE_HEADERS, Encoder, encoder_for
+from app.stream_guard import StreamGuard
+
+logger = logging.getLogger("app.analyses")
+
+router = APIRouter(prefix="/v1", tags=["analyses"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        401: "Missing or invalid bearer token.",
+        413: "Request body too large.",
+        422: "The request body does not validate.",
+        429: "Too many analyses for this user or organisation.",
+        502: "The model failed before the first token.",
+        503: "The database is unavailable.",
+        504: "No first token within FIRST_TOKEN_TIMEOUT_SECONDS.",
+    }.items()
+}
+
+_background: set[asyncio.Task[None]] = set()
+
+
+async def model_of(request: Request) -> ChatModel:
+    slot: ModelSlot = request.state.chat_model
+    return await slot.get()
+
+
+@dataclass(slots=True)
+class Started:
+    """An analysis whose row exists and whose model has produced its first event."""
+
+    analysis_id: uuid.UUID
+    run: AnalysisRun
+    events: AsyncIterator[Event]
+    first: Event
+    guard: StreamGuard
+    sessionmaker: SessionMaker
+    started: float
+
+    async def finish(self, status: AnalysisStatus, error_code: str | None = None) -> None:
+        """Close upstream and record the outcome; the write survives a second cancellation."""
+        await self.guard.close()
+        await aclose(self.events)
+        run = self.run
+        now = time.monotonic()
+        outcome = Outcome(
+            status=status,
+            findings=list(run.findings),
+            summary=run.draft.summary if run.draft else None,
+            error_code=error_code,
+            prompt_tokens=run.prompt_tokens,
+            completion_tokens=run.completion_tokens,
+            ttft_ms=round((run.first_token_at - self.started) * 1000)
+            if run.first_token_at
+            else None,
+            duration_ms=round((now - self.started) * 1000),
+        )
+        task = asyncio.ensure_future(finish_analysis(self.sessionmaker, self.analysis_id, outcome))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+        await asyncio.shield(task)
+
+
+async def _start(request: Request, body: AnalyseRequest, user: CurrentUser) -> Started | None:
+    """Insert the row, call the model and wait for its first event (None: the client left)."""
+    started = time.monotonic()
+    settings: Settings = request.state.settings
+    chat = await model_of(request)
+    sessionmaker: SessionMaker = request.state.sessionmaker
+    analysis_id = await start_analysis(
+        sessionmaker,
+        user=user,
+        body=body,
+        provider=chat.provider,
+        model=chat.name,
+        request_id=request_id_of(request),
+        store_content=settings.store_document_content,
+        limits=Limits(
+            settings.org_max_concurrent_streams,
+            settings.user_requests_per_minute,
+            settings.stream_max_seconds,
+        ),
+    )
+    run = AnalysisRun(chat, build_messages(body.content, body.document_type, user.org))
+    guard = StreamGuard(
+        request.receive,
+        max_seconds=settings.stream_max_seconds,
+        heartbeat_seconds=settings.sse_heartbeat_seconds,
+    )
+    events = run.events()
+    state = Started(analysis_id, run, events, Token(""), guard, sessionmaker, started)
+    try:
+        async with asyncio.timeout(settings.first_token_timeout_seconds):
+            state.first = await anext(events)
+    except TimeoutError:
+        timeout = settings.first_token_timeout_seconds
+        state.first = Failed("upstream_timeout", f"no first token within {timeout:g}s", 504, True)
+    except asyncio.CancelledError:
+        if not state.guard.owns_cancellation():
+            await state.finish(AnalysisStatus.FAILED, "interrupted")
+            raise
+        if state.guard.reason == "disconnect":
+            await state.finish(AnalysisStatus.CANCELLED, "client_disconnected")
+            return None
+        state.first = Failed("deadline_exceeded", "the analysis took too long", 504, True)
+    if isinstance(state.first, Failed):
+        failure = state.first
+        await state.finish(AnalysisStatus.FAILED, failure.code)
+        raise AppError(
+            failure.status_code, failure.code, failure.message, retryable=failure.retryable
+        )
+    return state
+
+
+def _result(state: Started) -> AnalysisResult:
+    assert state.run.draft is not None
+    draft = state.run.draft
+    return AnalysisResult(
+        findings=draft.findings,
+        summary=draft.summary,
+        processed_at=utcnow(),
+        analysis_id=state.analysis_id,
+    )
+
+
+class AnalysisStream(Response):
+    """Streams one started analysis in the chosen format; the status line is already decided."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, state: Started, encoder: Encoder, opening: StartEvent) -> None:
+        headers = {**SSE_HEADERS, **encoder.headers, "x-analysis-id": str(state.analysis_id)}
+        super().__init__(status_code=200, headers=headers, media_type=self.media_type)
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
+        self.state = state
+        self.encoder = encoder
+        self.opening = opening
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state, encoder, guard = self.state, self.encoder, self.state.guard
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        guard.attach(send)
+        status = AnalysisStatus.FAILED
+        error_code: str | None = "interrupted"
+        try:
+            opening = encoder.opening(self.opening)
+            if opening:
+                await guard.send(opening)
+            event = state.first
+            while True:
+                if isinstance(event, Token):
+                    data = encoder.token(event.text)
+                elif isinstance(event, FindingReady):
+                    data = encoder.finding(event.index, event.finding)
+                elif isinstance(event, Completed):
+                    await guard.send(encoder.result(_result(state)))
+                    status, error_code = AnalysisStatus.COMPLETED, None
+                    break
+                else:
+                    await guard.send(
+                        encoder.error(self._error(event.code, event.message, event.retryable))
+                    )
+                    error_code = event.code
+                    break
+                if data:
+                    await guard.send(data)
+                event = await anext(state.events)
+        except asyncio.CancelledError:
+            if not guard.owns_cancellation():
+                await state.finish(status, error_code)
+                raise
+            if guard.reason == "disconnect":
+                status, error_code = AnalysisStatus.CANCELLED, "client_disconnected"
+            else:
+                error_code = "deadline_exceeded"
+                message = "the analysis exceeded the maximum stream time"
+                await guard.send(encoder.error(self._error(error_code, message, True)))
+        except Exception:
+            logger.exception("analysis %s failed mid-stream", state.analysis_id)
+            error_code = "internal_error"
+            message = "the analysis failed unexpectedly"
+            await guard.send(encoder.error(self._error(error_code, message, True)))
+        await state.finish(status, error_code)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _error(self, code: str, message: str, retryable: bool) -> ErrorInfo:
+        return ErrorInfo(
+            code=code, message=message, request_id=self.opening.request_id, retryable=retryable
+        )
+
+
+STREAM_DESCRIPTION = """\
+Streams the analysis as Server-Sent Events once the model's first token is ready; everything that
+fails before that gets a real HTTP status and a JSON error body.
+
+- `format=tokens` (default): `data: {"token": "..."}` per model chunk, then `data: [DONE]`.
+  A failure mid-stream sends `data: {"error": {"code", "message", "request_id", "retryable"}}`
+  and then `data: [DONE]`.
+- `format=events`: named events with ids: `start` (StartEvent), `token` (TokenEvent), `finding`
+  (FindingEvent, as soon as each finding is complete), `result` (AnalysisResult) or `error`
+  (ErrorInfo), then `data: [DONE]`.
+- `format=ai-sdk`: the Vercel AI SDK UI message stream protocol v1 (a Markdown report as text
+  parts, `data-finding` and `data-analysis` parts), for `useChat` / `useCompletion`.
+
+Comment lines (`: ping`) keep the connection alive while no token flows.
+"""
+
+
+@router.post(
+    "/analyse/stream",
+    response_class=AnalysisStream,
+    description=STREAM_DESCRIPTION,
+    responses={
+        200: {
+            "description": "An event stream in the requested format.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "headers": {
+                "X-Analysis-Id": {"schema": {"type": "string", "format": "uuid"}},
+                "X-Request-ID": {"schema": {"type": "string"}},
+            },
+        },
+        **ERRORS,
+    },
+)
+async def analyse_stream(
+    request: Request,
+    body: AnalyseRequest,
+    user: CurrentUser,
+    format: Annotated[StreamFormat, Query(description="Wire format.")] = StreamFormat.TOKENS,
+) -> Response:
+    state = await _start(request, body, user)
+    if state is None:
+        return Response(status_code=499)
+    chat = state.run.chat
+    opening = StartEvent(
+        analysis_id=state.analysis_id,
+        request_id=request_id_of(request),
+        provider=chat.provider,
+        model=chat.name,
+    )
+    return AnalysisStream(state, encoder_for(format), opening)
+
+
+@router.post("/analyse", responses=ERRORS)
+async def analyse(request: Request, body: AnalyseRequest, user: CurrentUser) -> AnalysisResult:
+    """The same analysis, answered as one JSON document for callers that do not stream."""
+    state = await _start(request, body, user)
+    if state is None:
+        raise AppError(499, "client_disconnected", "the client went away")
+    event = state.first
+    try:
+        while not isinstance(event, Completed | Failed):
+            event = await anext(state.events)
+    except asyncio.CancelledError:
+        owned = state.guard.owns_cancellation()
+        if owned and state.guard.reason == "disconnect":
+            await state.finish(AnalysisStatus.CANCELLED, "client_disconnected")
+            raise AppError(499, "client_disconnected", "the client went away") from None
+        await state.finish(AnalysisStatus.FAILED, "deadline_exceeded" if owned else "interrupted")
+        if not owned:
+            raise
+        raise AppError(
+            504, "deadline_exceeded", "the analysis took too long", retryable=True
+        ) from None
+    if isinstance(event, Failed):
+        await state.finish(AnalysisStatus.FAILED, event.code)
+        raise AppError(event.status_code, event.code, event.message, retryable=event.retryable)
+    await state.finish(AnalysisStatus.COMPLETED)
+    return _result(state)
+
+
+def _cursor(row: AnalysisSummary) -> str:
+    raw = f"{row.created_at.isoformat()}|{row.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        created_at, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(created_at), uuid.UUID(row_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise AppError(422, "validation_error", "cursor: not a cursor from this API") from None
+
+
+@router.get("/analyses", responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+async def list_stored(
+    session: SessionDep,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> AnalysisPage:
+    """The caller's organisation's analyses, newest first."""
+    before = _parse_cursor(cursor) if cursor else None
+    rows = await list_analyses(session, user.org, limit + 1, before)
+    items = [AnalysisSummary.model_validate(row) for row in rows[:limit]]
+    next_cursor = _cursor(items[-1]) if len(rows) > limit else None
+    return AnalysisPage(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/analyses/{analysis_id}", responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}}
+)
+async def read_stored(
+    analysis_id: uuid.UUID, session: SessionDep, user: CurrentUser
+) -> AnalysisDetail:
+    """One analysis of the caller's organisation; another organisation's is a 404 like a missing one."""
+    row = await get_analysis(session, user.org, analysis_id)
+    if row is None:
+        raise AppError(404, "not_found", "no such analysis")
+    return AnalysisDetail.model_validate(row)

@@ -1,0 +1,177 @@
+"""`POST /v1/analyse`, stored analyses, and the sweeper, on both databases."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from app.db import create_engine, create_sessionmaker
+from app.models import Analysis, utcnow
+from app.records import sweep_interrupted
+from app.schemas import AnalysisResult, AnalysisStatus
+from tests.conftest import Factory, bearer, live_server, openai_settings
+from tests.openai_server import OpenAIServer, Script
+from tests.test_stream import ANSWER, ANSWER_TOKENS, DOCUMENT
+
+
+@pytest.fixture
+async def service(database_url: str, upstream: OpenAIServer) -> AsyncIterator[httpx.AsyncClient]:
+    settings = openai_settings(database_url, upstream)
+    async with live_server(settings) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+        yield client
+
+
+async def analyse(client: httpx.AsyncClient, upstream: OpenAIServer, token: str) -> AnalysisResult:
+    upstream.script(Script(tokens=ANSWER_TOKENS))
+    response = await client.post("/v1/analyse", json=DOCUMENT, headers=bearer(token))
+    assert response.status_code == 200, response.text
+    return AnalysisResult.model_validate(response.json())
+
+
+async def test_analyse_answers_one_json_document(
+    service: httpx.AsyncClient, upstream: OpenAIServer, token: Factory
+) -> None:
+    result = await analyse(service, upstream, token())
+    assert [f.model_dump(mode="json") for f in result.findings] == ANSWER["findings"]
+    assert result.summary == ANSWER["summary"]
+    stored = await service.get(f"/v1/analyses/{result.analysis_id}", headers=bearer(token(org="x")))
+    assert stored.status_code == 404
+
+
+async def test_analyse_maps_upstream_failures(
+    service: httpx.AsyncClient, upstream: OpenAIServer, token: Factory
+) -> None:
+    upstream.script(Script(tokens=ANSWER_TOKENS, cut_after=4))
+    response = await service.post("/v1/analyse", json=DOCUMENT, headers=bearer(token()))
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_unavailable"
+
+
+async def test_stored_analyses_are_scoped_to_the_organisation(
+    service: httpx.AsyncClient, upstream: OpenAIServer, token: Factory
+) -> None:
+    org = f"org-{uuid.uuid4().hex[:8]}"
+    ids = [(await analyse(service, upstream, token(org=org))).analysis_id for _ in range(3)]
+    mine = bearer(token(org=org))
+
+    detail = await service.get(f"/v1/analyses/{ids[0]}", headers=mine)
+    assert detail.status_code == 200
+    body = detail.json()
+    assert body["status"] == "completed"
+    assert body["findings"] == ANSWER["findings"]
+    assert body["content"] is None
+    assert body["content_chars"] == len(DOCUMENT["content"])
+
+    other = await service.get(f"/v1/analyses/{ids[0]}", headers=bearer(token()))
+    missing = await service.get(f"/v1/analyses/{uuid.uuid4()}", headers=mine)
+    assert other.status_code == missing.status_code == 404
+    assert other.json()["error"]["code"] == missing.json()["error"]["code"] == "not_found"
+    assert other.json()["error"]["message"] == missing.json()["error"]["message"]
+
+    first = await service.get("/v1/analyses", params={"limit": 2}, headers=mine)
+    assert first.status_code == 200
+    page = first.json()
+    assert [item["id"] for item in page["items"]] == [str(i) for i in reversed(ids[1:])]
+    assert "content" not in page["items"][0]
+    second = await service.get(
+        "/v1/analyses", params={"limit": 2, "cursor": page["next_cursor"]}, headers=mine
+    )
+    assert [item["id"] for item in second.json()["items"]] == [str(ids[0])]
+    assert second.json()["next_cursor"] is None
+
+    empty = await service.get("/v1/analyses", headers=bearer(token()))
+    assert empty.json() == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": 101}, {"cursor": "garbage"}], ids=["zero", "101", "cursor"]
+)
+async def test_list_rejects_bad_paging(
+    service: httpx.AsyncClient, token: Factory, params: dict[str, object]
+) -> None:
+    response = await service.get("/v1/analyses", params=params, headers=bearer(token()))
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+async def test_content_is_kept_only_on_purpose(
+    database_url: str, upstream: OpenAIServer, token: Factory
+) -> None:
+    settings = openai_settings(database_url, upstream, store_document_content=True)
+    org = f"org-{uuid.uuid4().hex[:8]}"
+    async with live_server(settings) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+        result = await analyse(client, upstream, token(org=org))
+        detail = await client.get(
+            f"/v1/analyses/{result.analysis_id}", headers=bearer(token(org=org))
+        )
+    assert detail.json()["content"] == DOCUMENT["content"]
+
+
+async def test_sweeper_fails_rows_left_streaming(database_url: str) -> None:
+    engine = create_engine(database_url)
+    sessionmaker = create_sessionmaker(engine)
+    stale, fresh = uuid.uuid4(), uuid.uuid4()
+    common = {
+        "org": "org-sweep",
+        "sub": "u",
+        "document_type": "contract",
+        "content_sha256": "0" * 64,
+        "content_chars": 1,
+        "status": "streaming",
+        "provider": "local",
+        "model": "m",
+    }
+    async with sessionmaker() as session:
+        session.add(Analysis(id=stale, created_at=utcnow() - timedelta(hours=1), **common))
+        session.add(Analysis(id=fresh, created_at=utcnow(), **common))
+        await session.commit()
+    assert await sweep_interrupted(sessionmaker, older_than_seconds=340) >= 1
+    async with sessionmaker() as session:
+        rows = {
+            row.id: row
+            for row in (
+                await session.scalars(select(Analysis).where(Analysis.id.in_([stale, fresh])))
+            ).all()
+        }
+    await engine.dispose()
+    assert (rows[stale].status, rows[stale].error_code) == (AnalysisStatus.FAILED, "interrupted")
+    assert rows[stale].completed_at is not None
+    assert rows[fresh].status == AnalysisStatus.STREAMING
+
+
+async def test_startup_sweeps_rows_a_crashed_process_left(
+    database_url: str, upstream: OpenAIServer
+) -> None:
+    engine = create_engine(database_url)
+    sessionmaker = create_sessionmaker(engine)
+    stale = uuid.uuid4()
+    async with sessionmaker() as session:
+        session.add(
+            Analysis(
+                id=stale,
+                org="org-crash",
+                sub="u",
+                document_type="contract",
+                content_sha256="0" * 64,
+                content_chars=1,
+                status="streaming",
+                provider="openai",
+                model="gpt-4o",
+                created_at=utcnow() - timedelta(hours=2),
+            )
+        )
+        await session.commit()
+    async with live_server(openai_settings(database_url, upstream)):
+        for _ in range(50):
+            async with sessionmaker() as session:
+                row = await session.get(Analysis, stale, populate_existing=True)
+            assert row is not None
+            if row.status != "streaming":
+                break
+            await asyncio.sleep(0.05)
+    await engine.dispose()
+    assert (row.status, row.error_code) == ("failed", "interrupted")

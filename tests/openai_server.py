@@ -860,6 +860,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--tokens", type=int, default=None, help="tokens per response")
+    parser.add_argument(
+        "--text-file", default=None, help="answer with this file's text, in chunks of --chunk chars"
+    )
+    parser.add_argument(
+        "--chunk", type=int, default=8, help="characters per token with --text-file"
+    )
     parser.add_argument("--delay", type=float, default=0.0, help="seconds between tokens")
     parser.add_argument("--first-token-delay", type=float, default=0.0)
     parser.add_argument("--prompt-tokens", type=int, default=10)
@@ -868,7 +874,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-uvloop", action="store_true")
     args = parser.parse_args(argv)
 
-    tokens = numbered_tokens(args.tokens) if args.tokens is not None else _default_tokens()
+    if args.text_file is not None:
+        with open(args.text_file, encoding="utf-8") as answer:
+            text = answer.read()
+        tokens = [text[i : i + args.chunk] for i in range(0, len(text), args.chunk)]
+    elif args.tokens is not None:
+        tokens = numbered_tokens(args.tokens)
+    else:
+        tokens = _default_tokens()
     script = Script(
         tokens=tokens,
         delay=args.delay,

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     first_token_timeout_seconds: float = Field(default=60.0, gt=0)
     stream_max_seconds: float = Field(default=280.0, gt=0)
+    shutdown_drain_seconds: float = Field(default=15.0, ge=0)
 
     @model_validator(mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from app.auth import purge_expired_jtis
 from app.body_limit import BodySizeLimitMiddleware
 from app.config import AppEnv, ConfigError, Settings, load_settings
 from app.db import SessionMaker, create_engine, create_sessionmaker
+from app.drain import Drain, DrainMiddleware
 from app.errors import install_error_handlers
 from app.llm import ModelSlot
 from app.logs import quiet_probe_access_logs
@@ -42,6 +43,7 @@ async def _maintain(sessionmaker: SessionMaker, settings: Settings) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    drain = Drain(settings.shutdown_drain_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "FASTAPI_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. "
                 "Anyone can mint tokens for this service. Never run it like this in production."
             )
+        drain.install_signal_hooks()
         chat_model = ModelSlot(settings)
         chat_model.start()
         engine = create_engine(settings.database_url)
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "engine": engine,
                 "sessionmaker": sessionmaker,
                 "chat_model": chat_model,
+                "drain": drain,
             }
         finally:
             maintenance.cancel()
@@ -90,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "X-Analysis-Id"],
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(DrainMiddleware, drain=drain)
     app.add_middleware(RequestIdMiddleware)
     quiet_probe_access_logs()
     return app

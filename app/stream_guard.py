@@ -6,17 +6,25 @@ path pays nothing for it. It stops the request's task with a reason the task can
 
 import asyncio
 import contextlib
-from typing import Literal
+from typing import Any, Literal
 
 from starlette.types import Message, Receive, Send
 
+from app.drain import Drain
 from app.sse import PING
 
-StopReason = Literal["disconnect", "deadline"]
+StopReason = Literal["disconnect", "deadline", "shutdown"]
 
 
 class StreamGuard:
-    def __init__(self, receive: Receive, *, max_seconds: float, heartbeat_seconds: float) -> None:
+    def __init__(
+        self,
+        receive: Receive,
+        *,
+        max_seconds: float,
+        heartbeat_seconds: float,
+        drain: Drain | None = None,
+    ) -> None:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
@@ -29,6 +37,8 @@ class StreamGuard:
         self.deadline = loop.time() + max_seconds
         self.last_sent = loop.time()
         self.reason: StopReason | None = None
+        self._drain = drain
+        self._draining = False
         self._watcher = loop.create_task(self._watch())
 
     def attach(self, send: Send) -> None:
@@ -64,11 +74,21 @@ class StreamGuard:
 
     async def _watch(self) -> None:
         message: asyncio.Future[Message] = asyncio.ensure_future(self._receive())
+        drain = self._drain.started() if self._drain is not None else None
         try:
             while True:
+                waits: set[asyncio.Future[Any]] = {message}
+                if drain is not None and not self._draining:
+                    waits.add(drain)
                 now = self._loop.time()
                 wake = min(self.deadline, self.last_sent + self._heartbeat) - now
-                await asyncio.wait((message,), timeout=max(wake, 0.0))
+                await asyncio.wait(
+                    waits, timeout=max(wake, 0.0), return_when=asyncio.FIRST_COMPLETED
+                )
+                if drain is not None and drain.done() and not self._draining:
+                    assert self._drain is not None
+                    self._draining = True
+                    self.deadline = min(self.deadline, self._loop.time() + self._drain.seconds)
                 if message.done():
                     if message.result()["type"] == "http.disconnect":
                         self._stop("disconnect")
@@ -77,7 +97,7 @@ class StreamGuard:
                     continue
                 now = self._loop.time()
                 if now >= self.deadline:
-                    self._stop("deadline")
+                    self._stop("shutdown" if self._draining else "deadline")
                     return
                 if (
                     self._send is not None

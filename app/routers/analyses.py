@@ -66,6 +66,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 _background: set[asyncio.Task[None]] = set()
 
+# Why the guard stopped a stream that had already started: (code, message, HTTP status).
+STOPPED = {
+    "deadline": ("deadline_exceeded", "the analysis exceeded the maximum stream time", 504),
+    "shutdown": ("shutting_down", "the service is shutting down; retry the analysis", 503),
+}
+
 
 async def model_of(request: Request) -> ChatModel:
     slot: ModelSlot = request.state.chat_model
@@ -133,6 +139,7 @@ async def _start(request: Request, body: AnalyseRequest, user: CurrentUser) -> S
         request.receive,
         max_seconds=settings.stream_max_seconds,
         heartbeat_seconds=settings.sse_heartbeat_seconds,
+        drain=request.state.drain,
     )
     events = run.events()
     state = Started(analysis_id, run, events, Token(""), guard, sessionmaker, started)
@@ -149,7 +156,8 @@ async def _start(request: Request, body: AnalyseRequest, user: CurrentUser) -> S
         if state.guard.reason == "disconnect":
             await state.finish(AnalysisStatus.CANCELLED, "client_disconnected")
             return None
-        state.first = Failed("deadline_exceeded", "the analysis took too long", 504, True)
+        code, message, status = STOPPED[state.guard.reason or "deadline"]
+        state.first = Failed(code, message, status, True)
     if isinstance(state.first, Failed):
         failure = state.first
         await state.finish(AnalysisStatus.FAILED, failure.code)
@@ -219,8 +227,7 @@ class AnalysisStream(Response):
             if guard.reason == "disconnect":
                 status, error_code = AnalysisStatus.CANCELLED, "client_disconnected"
             else:
-                error_code = "deadline_exceeded"
-                message = "the analysis exceeded the maximum stream time"
+                error_code, message, _ = STOPPED[guard.reason or "deadline"]
                 await guard.send(encoder.error(self._error(error_code, message, True)))
         except Exception:
             logger.exception("analysis %s failed mid-stream", state.analysis_id)

@@ -1,0 +1,95 @@
+"""Graceful shutdown of a real uvicorn process with two workers."""
+
+import asyncio
+import json
+import signal
+import time
+from pathlib import Path
+
+import httpx
+
+from app.schemas import AnalysisStatus
+from tests.conftest import TEST_SECRET, bearer, claims_for, sign
+from tests.openai_server import OpenAIServer, Script
+from tests.service_process import ServiceProcess, clean_env
+from tests.test_stream import ANSWER_TOKENS, DOCUMENT, sse_events, wait_row
+
+
+async def test_sigterm_drains_open_streams_and_exits_in_time(
+    database_url: str, upstream: OpenAIServer, tmp_path: Path
+) -> None:
+    env = clean_env(
+        APP_ENV="test",
+        FASTAPI_JWT_SECRET=TEST_SECRET,
+        DATABASE_URL=database_url,
+        LLM_PROVIDER="openai",
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY="test-key",
+        SHUTDOWN_DRAIN_SECONDS="2",
+    )
+    # The first stream finishes within the drain budget; the others would take a minute.
+    upstream.script(Script(tokens=ANSWER_TOKENS, delay=1.5 / len(ANSWER_TOKENS)))
+    upstream.default_script = Script(tokens=ANSWER_TOKENS, delay=0.5)
+    args = ("--workers", "2", "--timeout-graceful-shutdown", "10")
+    org = claims_for()["org"]
+    with ServiceProcess(env, tmp_path / "server.log", args) as service:
+        await asyncio.to_thread(service.wait_ready)
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as client:
+
+            async def stream(results: dict[str, str]) -> None:
+                headers = bearer(sign(claims_for(org=org)))
+                params = {"format": "tokens"}
+                async with client.stream(
+                    "POST", "/v1/analyse/stream", params=params, json=DOCUMENT, headers=headers
+                ) as response:
+                    assert response.status_code == 200
+                    results["id"] = response.headers["x-analysis-id"]
+                    body = ""
+                    async for text in response.aiter_text():
+                        body += text
+                        results["started"] = "yes"
+                results["body"] = body
+
+            short: dict[str, str] = {}
+            long = [{} for _ in range(3)]
+            tasks = [asyncio.create_task(stream(short))]
+            while "started" not in short:
+                await asyncio.sleep(0.01)
+            tasks += [asyncio.create_task(stream(r)) for r in long]
+            while not all("started" in r for r in long):
+                await asyncio.sleep(0.01)
+
+            assert service.process is not None
+            signalled = time.monotonic()
+            service.process.send_signal(signal.SIGTERM)
+            await asyncio.gather(*tasks)
+            drained = time.monotonic() - signalled
+            try:
+                late = await client.post(
+                    "/v1/analyse/stream", json=DOCUMENT, headers=bearer(sign(claims_for()))
+                )
+                assert late.status_code == 503
+                assert late.json()["error"]["code"] == "shutting_down"
+            except httpx.TransportError:
+                pass  # the listening socket is already closed: refused outright
+        code = await asyncio.to_thread(service.stop, signal.SIGTERM, 15)
+        exited = time.monotonic() - signalled
+        log = service.output()
+
+    assert code in (0, -signal.SIGTERM), log
+    assert drained < 5, drained
+    assert exited < 10, (exited, log)
+    assert log.count("Finished server process") >= 2, log
+
+    short_events = sse_events(short["body"])
+    assert short_events[-1] == {"data": "[DONE]"}
+    assert "error" not in short_events[-2]["data"]
+    assert (await wait_row(database_url, short["id"])).status == AnalysisStatus.COMPLETED
+    for result in long:
+        events = sse_events(result["body"])
+        assert events[-1] == {"data": "[DONE]"}
+        error = json.loads(events[-2]["data"])["error"]
+        assert error["code"] == "shutting_down"
+        assert error["retryable"] is True
+        row = await wait_row(database_url, result["id"])
+        assert (row.status, row.error_code) == (AnalysisStatus.FAILED, "shutting_down")

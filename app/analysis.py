@@ -59,6 +59,7 @@ class AnalysisRun:
     completion_tokens: int | None = None
     first_token_at: float | None = None
     draft: AnalysisDraft | None = None
+    tokens: int = 0
 
     async def events(self) -> AsyncIterator[Event]:
         """Yield events; always ends with exactly one Completed or Failed."""
@@ -75,6 +76,7 @@ class AnalysisRun:
                     continue
                 if self.first_token_at is None:
                     self.first_token_at = time.monotonic()
+                self.tokens += 1
                 yield Token(text)
                 for raw in scanner.feed(text):
                     try:

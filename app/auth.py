@@ -137,7 +137,9 @@ async def get_current_user(
     if jti is not None and not await consume_jti(sessionmaker_of(request), jti, claims["exp"]):
         logger.warning("token replay rejected")
         raise unauthorized("invalid token: token has already been used")
-    return TokenPayload(sub=claims["sub"], org=claims["org"], role=claims["role"])
+    user = TokenPayload(sub=claims["sub"], org=claims["org"], role=claims["role"])
+    request.state.user = user
+    return user
 
 
 CurrentUser = Annotated[TokenPayload, Depends(get_current_user)]

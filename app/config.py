@@ -1,10 +1,11 @@
 """Settings, read once from the environment by `Settings()`; refuses insecure values in production."""
 
+import ipaddress
 import logging
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 logger = logging.getLogger("app.config")
@@ -38,6 +39,11 @@ class Settings(BaseSettings):
     fastapi_jwt_secret: SecretStr | None = None
     database_url: str = "sqlite+aiosqlite:///./compliance.db"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_format: Literal["json", "text"] | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    metrics_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"]
+    )
 
     jwt_leeway_seconds: int = Field(default=10, ge=0, le=300)
     jwt_max_lifetime_seconds: int = Field(default=300, gt=0)
@@ -70,8 +76,10 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _csv_lists(cls, data: object) -> object:
-        if isinstance(data, dict) and "cors_origins" in data:
-            data = {**data, "cors_origins": _split_csv(data["cors_origins"])}
+        if isinstance(data, dict):
+            for name in ("cors_origins", "metrics_allow"):
+                if name in data:
+                    data = {**data, name: _split_csv(data[name])}
         return data
 
     @model_validator(mode="after")
@@ -105,6 +113,19 @@ class Settings(BaseSettings):
                 "LLM_PROVIDER=azure needs AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY"
             )
         return self
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)
+        return value
+
+    @property
+    def log_style(self) -> Literal["json", "text"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.app_env is AppEnv.PRODUCTION else "text"
 
     @property
     def jwt_secret(self) -> str:

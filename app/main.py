@@ -17,7 +17,7 @@ from app.db import SessionMaker, create_engine, create_sessionmaker
 from app.drain import Drain, DrainMiddleware
 from app.errors import install_error_handlers
 from app.llm import ModelSlot
-from app.logs import quiet_probe_access_logs
+from app.logs import AccessLogMiddleware, configure_logging
 from app.records import sweep_interrupted
 from app.request_id import RequestIdMiddleware
 from app.routers import analyses, health, me
@@ -52,6 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "FASTAPI_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. "
                 "Anyone can mint tokens for this service. Never run it like this in production."
             )
+        from app.metrics import Metrics
+
+        configure_logging(settings.log_style, settings.log_level)
+        metrics = Metrics()
         drain.install_signal_hooks()
         chat_model = ModelSlot(settings)
         chat_model.start()
@@ -65,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "sessionmaker": sessionmaker,
                 "chat_model": chat_model,
                 "drain": drain,
+                "metrics": metrics,
             }
         finally:
             maintenance.cancel()
@@ -72,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await maintenance
             await chat_model.aclose()
             await engine.dispose()
+            metrics.close()
 
     app = FastAPI(
         title="Compliance analysis service",
@@ -95,8 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(DrainMiddleware, drain=drain)
+    app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    quiet_probe_access_logs()
     return app
 
 

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -47,6 +47,9 @@ from app.schemas import (
 from app.sse import SSE_HEADERS, Encoder, encoder_for
 from app.stream_guard import StreamGuard
 
+if TYPE_CHECKING:
+    from app.metrics import Metrics
+
 logger = logging.getLogger("app.analyses")
 
 router = APIRouter(prefix="/v1", tags=["analyses"])
@@ -65,6 +68,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 _background: set[asyncio.Task[None]] = set()
+
+UPSTREAM_CODES = frozenset(
+    {
+        "upstream_error",
+        "upstream_unavailable",
+        "upstream_timeout",
+        "upstream_rate_limited",
+        "upstream_auth",
+        "model_error",
+        "invalid_model_output",
+    }
+)
 
 # Why the guard stopped a stream that had already started: (code, message, HTTP status).
 STOPPED = {
@@ -89,13 +104,15 @@ class Started:
     guard: StreamGuard
     sessionmaker: SessionMaker
     started: float
+    request: Request
 
     async def finish(self, status: AnalysisStatus, error_code: str | None = None) -> None:
         """Close upstream and record the outcome; the write survives a second cancellation."""
         await self.guard.close()
         await aclose(self.events)
         run = self.run
-        now = time.monotonic()
+        seconds = time.monotonic() - self.started
+        ttft = run.first_token_at - self.started if run.first_token_at else None
         outcome = Outcome(
             status=status,
             findings=list(run.findings),
@@ -103,15 +120,34 @@ class Started:
             error_code=error_code,
             prompt_tokens=run.prompt_tokens,
             completion_tokens=run.completion_tokens,
-            ttft_ms=round((run.first_token_at - self.started) * 1000)
-            if run.first_token_at
-            else None,
-            duration_ms=round((now - self.started) * 1000),
+            ttft_ms=round(ttft * 1000) if ttft is not None else None,
+            duration_ms=round(seconds * 1000),
         )
+        self._observe(outcome, ttft, seconds)
         task = asyncio.ensure_future(finish_analysis(self.sessionmaker, self.analysis_id, outcome))
         _background.add(task)
         task.add_done_callback(_background.discard)
         await asyncio.shield(task)
+
+    def _observe(self, outcome: Outcome, ttft: float | None, seconds: float) -> None:
+        self.request.state.analysis_log = {
+            "analysis_id": str(self.analysis_id),
+            "outcome": outcome.status.value,
+            "error_code": outcome.error_code,
+            "ttft_ms": outcome.ttft_ms,
+            "tokens": self.run.tokens,
+            "findings": len(outcome.findings),
+        }
+        metrics: Metrics = self.request.state.metrics
+        metrics.active_streams.dec()
+        if ttft is not None:
+            metrics.ttft.observe(ttft)
+        metrics.duration.observe(seconds)
+        metrics.tokens.inc(self.run.tokens)
+        deadline = outcome.error_code == "deadline_exceeded"
+        metrics.outcomes.labels("deadline" if deadline else outcome.status.value).inc()
+        if outcome.error_code in UPSTREAM_CODES:
+            metrics.upstream_errors.labels(outcome.error_code).inc()
 
 
 async def _start(request: Request, body: AnalyseRequest, user: CurrentUser) -> Started | None:
@@ -142,7 +178,9 @@ async def _start(request: Request, body: AnalyseRequest, user: CurrentUser) -> S
         drain=request.state.drain,
     )
     events = run.events()
-    state = Started(analysis_id, run, events, Token(""), guard, sessionmaker, started)
+    state = Started(analysis_id, run, events, Token(""), guard, sessionmaker, started, request)
+    metrics: Metrics = request.state.metrics
+    metrics.active_streams.inc()
     try:
         async with asyncio.timeout(settings.first_token_timeout_seconds):
             state.first = await anext(events)

@@ -1,16 +1,21 @@
 """Probes: `/health` (liveness, no I/O) and `/ready` (readiness, checks the database)."""
 
 import asyncio
-from typing import Literal
+import ipaddress
+from typing import TYPE_CHECKING, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.config import Settings
 from app.db import sessionmaker_of
+from app.errors import AppError
 from app.llm import ModelSlot
+
+if TYPE_CHECKING:
+    from app.metrics import Metrics
 
 router = APIRouter(tags=["probes"])
 
@@ -23,6 +28,24 @@ class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
     database: Literal["ok", "down"]
     model: Literal["ok", "loading", "down"]
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition, only for callers in METRICS_ALLOW (never the public ingress)."""
+    settings: Settings = request.state.settings
+    client = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(client)
+        allowed = any(
+            address in ipaddress.ip_network(n, strict=False) for n in settings.metrics_allow
+        )
+    except ValueError:
+        allowed = False
+    if not allowed:
+        raise AppError(404, "not_found", "Not Found")
+    registry: Metrics = request.state.metrics
+    return Response(registry.render(), media_type=registry.content_type)
 
 
 @router.get("/health")

@@ -6,7 +6,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help uv install run test lint format typecheck migrate revision token eval bench
+.PHONY: help uv install run test lint format typecheck migrate revision token eval bench audit
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,3 +48,6 @@ eval: install ## print the offline analyzer's precision/recall table
 
 bench: install ## run the benchmarks under bench/ (not part of make test)
 	$(RUN) python bench/analyzer_speed.py
+
+audit: install ## pip-audit over the locked runtime dependencies (needs PyPI's JSON API)
+	$(RUN) python scripts/audit.py

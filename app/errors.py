@@ -1,13 +1,17 @@
 """One JSON error shape for every failure: `{"error": {code, message, request_id, retryable}}`."""
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.request_id import request_id_of
+
+logger = logging.getLogger("app.errors")
 
 _CODES = {
     400: "bad_request",
@@ -24,6 +28,30 @@ _CODES = {
     503: "unavailable",
     504: "upstream_timeout",
 }
+
+
+ERROR_DESCRIPTIONS = {
+    401: "Missing or invalid bearer token.",
+    404: "No such resource in your organisation.",
+    413: "Request body too large.",
+    422: "The request does not validate.",
+    429: "Too many analyses for this user or organisation (see Retry-After).",
+    502: "The model failed before the first token.",
+    503: "The database or the model is unavailable, or the service is shutting down.",
+    504: "No first token within FIRST_TOKEN_TIMEOUT_SECONDS.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for error statuses: always JSON ErrorBody, whatever the route returns."""
+    schema = {"$ref": "#/components/schemas/ErrorBody"}
+    return {
+        status: {
+            "description": ERROR_DESCRIPTIONS[status],
+            "content": {"application/json": {"schema": schema}},
+        }
+        for status in statuses
+    }
 
 
 class AppError(Exception):
@@ -95,7 +123,19 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=422)
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("database error: %s", type(exc).__name__)
+    body = error_body(
+        "database_unavailable",
+        "the database is unavailable",
+        request_id_of(request),
+        retryable=True,
+    )
+    return JSONResponse(body, status_code=503)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error")
     body = error_body("internal_error", "internal error", request_id_of(request), retryable=True)
     return JSONResponse(body, status_code=500)
 
@@ -104,4 +144,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -183,14 +183,17 @@ async def get_analysis(session: AsyncSession, org: str, analysis_id: uuid.UUID) 
 
 
 async def list_analyses(
-    session: AsyncSession, org: str, limit: int, before: tuple[Any, uuid.UUID] | None
+    session: AsyncSession, org: str, limit: int, after: uuid.UUID | None
 ) -> list[Analysis]:
+    """Newest first; `after` is the id of the last row of the previous page."""
     query = select(Analysis).where(Analysis.org == org)
-    if before is not None:
-        created_at, last_id = before
+    if after is not None:
+        last = await get_analysis(session, org, after)
+        if last is None:
+            return []
         query = query.where(
-            (Analysis.created_at < created_at)
-            | ((Analysis.created_at == created_at) & (Analysis.id < last_id))
+            (Analysis.created_at < last.created_at)
+            | ((Analysis.created_at == last.created_at) & (Analysis.id < last.id))
         )
     query = query.order_by(Analysis.created_at.desc(), Analysis.id.desc()).limit(limit)
     return list((await session.scalars(query)).all())

@@ -88,7 +88,9 @@ async def test_stored_analyses_are_scoped_to_the_organisation(
 
 
 @pytest.mark.parametrize(
-    "params", [{"limit": 0}, {"limit": 101}, {"cursor": "garbage"}], ids=["zero", "101", "cursor"]
+    "params",
+    [{"limit": 0}, {"limit": 101}, {"cursor": "not-a-uuid"}],
+    ids=["zero", "101", "cursor"],
 )
 async def test_list_rejects_bad_paging(
     service: httpx.AsyncClient, token: Factory, params: dict[str, object]

@@ -1,15 +1,12 @@
 """Analyses: stream one (`/v1/analyse/stream`), run one (`/v1/analyse`), read stored ones."""
 
 import asyncio
-import base64
-import binascii
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -19,7 +16,7 @@ from app.analysis import AnalysisRun, Completed, Event, Failed, FindingReady, To
 from app.auth import CurrentUser
 from app.config import Settings
 from app.db import SessionDep, SessionMaker
-from app.errors import AppError
+from app.errors import AppError, error_responses
 from app.llm import ChatModel, ModelSlot
 from app.models import utcnow
 from app.prompt import build_messages
@@ -39,7 +36,6 @@ from app.schemas import (
     AnalysisResult,
     AnalysisStatus,
     AnalysisSummary,
-    ErrorBody,
     ErrorInfo,
     StartEvent,
     StreamFormat,
@@ -54,18 +50,7 @@ logger = logging.getLogger("app.analyses")
 
 router = APIRouter(prefix="/v1", tags=["analyses"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in {
-        401: "Missing or invalid bearer token.",
-        413: "Request body too large.",
-        422: "The request body does not validate.",
-        429: "Too many analyses for this user or organisation.",
-        502: "The model failed before the first token.",
-        503: "The database is unavailable.",
-        504: "No first token within FIRST_TOKEN_TIMEOUT_SECONDS.",
-    }.items()
-}
+ERRORS = error_responses(401, 413, 422, 429, 502, 503, 504)
 
 _background: set[asyncio.Task[None]] = set()
 
@@ -281,6 +266,19 @@ class AnalysisStream(Response):
         )
 
 
+# One Server-Sent Event; `data` is JSON except the final `[DONE]`.
+SSE_EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "data": {"type": "string"},
+        "event": {
+            "type": "string",
+            "enum": ["message", "start", "token", "finding", "result", "error"],
+        },
+        "id": {"type": "string"},
+    },
+}
+
 STREAM_DESCRIPTION = """\
 Streams the analysis as Server-Sent Events once the model's first token is ready; everything that
 fails before that gets a real HTTP status and a JSON error body.
@@ -301,11 +299,12 @@ Comment lines (`: ping`) keep the connection alive while no token flows.
 @router.post(
     "/analyse/stream",
     response_class=AnalysisStream,
+    status_code=200,
     description=STREAM_DESCRIPTION,
     responses={
         200: {
             "description": "An event stream in the requested format.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
             "headers": {
                 "X-Analysis-Id": {"schema": {"type": "string", "format": "uuid"}},
                 "X-Request-ID": {"schema": {"type": "string"}},
@@ -361,37 +360,23 @@ async def analyse(request: Request, body: AnalyseRequest, user: CurrentUser) -> 
     return _result(state)
 
 
-def _cursor(row: AnalysisSummary) -> str:
-    raw = f"{row.created_at.isoformat()}|{row.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _parse_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created_at, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created_at), uuid.UUID(row_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise AppError(422, "validation_error", "cursor: not a cursor from this API") from None
-
-
-@router.get("/analyses", responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+@router.get("/analyses", responses=error_responses(401, 422, 503))
 async def list_stored(
     session: SessionDep,
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[
+        uuid.UUID | None, Query(description="`next_cursor` of the previous page.")
+    ] = None,
 ) -> AnalysisPage:
     """The caller's organisation's analyses, newest first."""
-    before = _parse_cursor(cursor) if cursor else None
-    rows = await list_analyses(session, user.org, limit + 1, before)
+    rows = await list_analyses(session, user.org, limit + 1, cursor)
     items = [AnalysisSummary.model_validate(row) for row in rows[:limit]]
-    next_cursor = _cursor(items[-1]) if len(rows) > limit else None
+    next_cursor = str(items[-1].id) if len(rows) > limit else None
     return AnalysisPage(items=items, next_cursor=next_cursor)
 
 
-@router.get(
-    "/analyses/{analysis_id}", responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}}
-)
+@router.get("/analyses/{analysis_id}", responses=error_responses(401, 404, 422, 503))
 async def read_stored(
     analysis_id: uuid.UUID, session: SessionDep, user: CurrentUser
 ) -> AnalysisDetail:

@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     openai_api_version: str = "2024-10-01-preview"
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_fast_path: bool = True
 
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     first_token_timeout_seconds: float = Field(default=60.0, gt=0)

@@ -59,8 +59,11 @@ def build_chat_model(settings: Settings) -> ChatModel:
     if settings.llm_provider == "openai":
         from langchain_openai import ChatOpenAI
 
+        from app.fast_openai import FastChatOpenAI
+
         client = _http_client(settings)
-        openai_model = ChatOpenAI(
+        openai_class = FastChatOpenAI if settings.llm_fast_path else ChatOpenAI
+        openai_model = openai_class(
             model=settings.openai_model,
             api_key=settings.openai_api_key,
             base_url=settings.openai_base_url,
@@ -74,8 +77,11 @@ def build_chat_model(settings: Settings) -> ChatModel:
 
     from langchain_openai import AzureChatOpenAI
 
+    from app.fast_openai import FastAzureChatOpenAI
+
     client = _http_client(settings)
-    azure_model = AzureChatOpenAI(
+    azure_class = FastAzureChatOpenAI if settings.llm_fast_path else AzureChatOpenAI
+    azure_model = azure_class(
         azure_endpoint=settings.azure_openai_endpoint,
         azure_deployment=settings.azure_openai_deployment,
         api_version=settings.openai_api_version,

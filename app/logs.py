@@ -67,6 +67,9 @@ def configure_logging(fmt: Literal["json", "text"], level: str) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # One line per upstream call is noise next to our access line.
+    for name in ("httpx", "httpx2", "openai"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # Our access line replaces uvicorn's: it knows the route, the caller and the outcome.
     uvicorn_access = logging.getLogger("uvicorn.access")
     uvicorn_access.handlers.clear()

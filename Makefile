@@ -6,7 +6,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help uv install run test lint format typecheck migrate revision token eval bench audit
+.PHONY: help uv install run test lint format typecheck migrate revision token eval bench audit container-smoke
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,3 +51,6 @@ bench: install ## run the benchmarks under bench/ (not part of make test)
 
 audit: install ## pip-audit over the locked runtime dependencies (needs PyPI's JSON API)
 	$(RUN) python scripts/audit.py
+
+container-smoke: install ## replay the Dockerfile without Docker and smoke-test the image's command
+	$(RUN) python scripts/container_smoke.py

@@ -1,4 +1,5 @@
 import asyncio
+import os
 from logging.config import fileConfig
 
 from alembic import context
@@ -6,7 +7,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.config import load_settings
+from app.config import Settings
 from app.models import Base
 
 config = context.config
@@ -17,7 +18,9 @@ target_metadata = Base.metadata
 
 
 def database_url() -> str:
-    return config.get_main_option("sqlalchemy.url") or load_settings().database_url
+    # Only DATABASE_URL: the migration job needs no JWT secret or model settings.
+    default: str = Settings.model_fields["database_url"].default
+    return config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL") or default
 
 
 def run_migrations_offline() -> None:

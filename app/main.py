@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -110,7 +111,9 @@ def _app_from_environment() -> FastAPI:
     try:
         return create_app()
     except ConfigError as exc:
-        raise SystemExit(f"refusing to start: {exc}") from None
+        sys.stderr.write(f"refusing to start: {exc}\n")
+        # 3 is uvicorn's startup-failure code: its worker supervisor stops instead of respawning.
+        raise SystemExit(3) from None
 
 
 app = _app_from_environment()

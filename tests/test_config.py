@@ -78,7 +78,7 @@ def test_service_refuses_to_start_with_a_one_line_reason() -> None:
         text=True,
         timeout=60,
     )
-    assert result.returncode == 1
+    assert result.returncode == 3  # uvicorn's startup-failure code: no respawn loop
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "refusing to start" in lines[0]

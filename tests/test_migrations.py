@@ -1,4 +1,6 @@
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 from alembic import command
@@ -6,6 +8,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import alembic_config, scratch_database
+from tests.service_process import ROOT, clean_env
 
 
 async def tables(url: str) -> set[str]:
@@ -26,3 +29,19 @@ async def test_upgrade_downgrade_upgrade_and_check(db_kind: str, tmp_path: Path)
         await asyncio.to_thread(command.upgrade, cfg, "head")
         # Raises when the models and the migrations disagree.
         await asyncio.to_thread(command.check, cfg)
+
+
+def test_migrations_need_only_the_database_url(tmp_path: Path) -> None:
+    # The migration job runs with APP_ENV=production and no JWT secret or model settings.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'job.db'}"
+    env = clean_env(APP_ENV="production", DATABASE_URL=url)
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Running upgrade  -> 0001" in result.stderr

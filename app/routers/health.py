@@ -34,6 +34,9 @@ class Readiness(BaseModel):
 async def metrics(request: Request) -> Response:
     """Prometheus exposition, only for callers in METRICS_ALLOW (never the public ingress)."""
     settings: Settings = request.state.settings
+    if "x-forwarded-for" in request.headers:
+        # Came through a proxy: the scraper on the replica never does, and the header is spoofable.
+        raise AppError(404, "not_found", "Not Found")
     client = request.client.host if request.client else ""
     try:
         address = ipaddress.ip_address(client)

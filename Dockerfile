@@ -1,0 +1,71 @@
+# Production image of the compliance-analysis service.
+#
+#   docker build -t compliance-stream .
+#   docker run --rm -p 8000:8000 -e FASTAPI_JWT_SECRET="$(openssl rand -hex 32)" \
+#     -e DATABASE_URL=postgresql+asyncpg://user:pass@db:5432/compliance compliance-stream
+#
+# Migrations are a separate step with the same image, never part of the server's start:
+#   docker run --rm -e FASTAPI_JWT_SECRET=... -e DATABASE_URL=... compliance-stream alembic upgrade head
+# (on Azure Container Apps: the job in deploy/azure/). tests/test_container.py replays this file.
+
+# ---- build: resolve nothing, install exactly uv.lock into /app/.venv ----
+FROM python:3.12-slim AS build
+
+RUN pip install --no-cache-dir uv==0.13.9
+
+# Byte-compile the dependencies now (faster cold start) and use the image's Python, never a
+# downloaded one. uv's cache stays in this stage; only the venv reaches the runtime image.
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_PYTHON_DOWNLOADS=never
+
+WORKDIR /app
+
+# Dependencies only: this layer is rebuilt when pyproject.toml or uv.lock change, not on code edits.
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-dev --no-install-project
+
+# ---- runtime: the venv and the code; no uv, no pip cache, no build tools ----
+FROM python:3.12-slim AS runtime
+
+# The service user, and the one directory it writes: prometheus_client's multiprocess files,
+# so that /metrics adds up both workers (app/metrics.py).
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin app \
+    && mkdir -p /tmp/prometheus \
+    && chown app:app /tmp/prometheus
+
+WORKDIR /app
+
+COPY --from=build /app/.venv /app/.venv
+COPY app/ ./app/
+COPY alembic/ ./alembic/
+COPY alembic.ini ./
+
+# The code is owned by root and read-only for the service user; compile it here, because
+# PYTHONDONTWRITEBYTECODE (and the read-only tree) means it is never cached at run time.
+RUN python -m compileall -q app alembic
+
+# PATH: `uvicorn` and `alembic` are the venv's, with no `uv run` (which would re-sync at start).
+# APP_ENV=production: the image refuses to start without a real FASTAPI_JWT_SECRET.
+# FORWARDED_ALLOW_IPS: the proxies whose X-Forwarded-* headers uvicorn trusts (read by uvicorn
+# itself); deployments set it to their ingress's addresses (deploy/azure/).
+ENV PATH="/app/.venv/bin:$PATH" \
+    VIRTUAL_ENV=/app/.venv \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    APP_ENV=production \
+    FORWARDED_ALLOW_IPS=127.0.0.1 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+
+USER 10001:10001
+
+EXPOSE 8000
+
+# Docker's own check (Azure Container Apps ignores it and uses the probes in deploy/azure/).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=3)"]
+
+# Exec form: uvicorn is PID 1 and gets SIGTERM itself. Two workers per replica (scale out with
+# replicas); graceful shutdown bounded at 20 s, inside the platform's 30 s termination grace.
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--timeout-graceful-shutdown", "20"]

@@ -6,7 +6,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help uv install run test lint format typecheck migrate revision token eval bench audit container-smoke
+.PHONY: help uv install run test lint format typecheck migrate revision token eval bench audit container-smoke generate-types openapi clients
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,3 +54,12 @@ audit: install ## pip-audit over the locked runtime dependencies (needs PyPI's J
 
 container-smoke: install ## replay the Dockerfile without Docker and smoke-test the image's command
 	$(RUN) python scripts/container_smoke.py
+
+generate-types: install ## regenerate clients/typescript/schemas.ts (Zod) from app/schemas.py
+	@UV="$(UV)" bash clients/generate.sh types
+
+openapi: install ## write the app's OpenAPI document to clients/openapi.json
+	@UV="$(UV)" bash clients/generate.sh openapi
+
+clients: install ## TypeScript side: contract drift, tsc, next build, node tests (contract + e2e)
+	bash clients/ci.sh

@@ -67,11 +67,20 @@ class TokenPayload(BaseModel):
     role: str
 
 
+class ErrorDetail(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
 class ErrorInfo(BaseModel):
     code: str
     message: str
     request_id: str | None = None
     retryable: bool = False
+    details: list[ErrorDetail] | None = Field(
+        default=None, description="Every validation problem, on 422 responses only."
+    )
 
 
 class ErrorBody(BaseModel):

@@ -56,7 +56,7 @@ class TokensEncoder:
         return DONE
 
     def error(self, error: ErrorInfo) -> bytes:
-        return _data(json.dumps({"error": error.model_dump()})) + DONE
+        return _data(json.dumps({"error": error.model_dump(exclude={"details"})})) + DONE
 
 
 class EventsEncoder:
@@ -88,7 +88,7 @@ class EventsEncoder:
         return self._event("result", result.model_dump_json()) + DONE
 
     def error(self, error: ErrorInfo) -> bytes:
-        return self._event("error", error.model_dump_json()) + DONE
+        return self._event("error", error.model_dump_json(exclude={"details"})) + DONE
 
 
 _RISK_LABEL = {"high": "High risk", "medium": "Medium risk", "low": "Low risk"}

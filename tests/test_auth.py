@@ -4,6 +4,7 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,47 +55,54 @@ def without(claim: str) -> str:
     return sign(claims)
 
 
-NOW = int(time.time())
-ATTACKS: dict[str, dict[str, str]] = {
-    "missing header": {},
-    "other scheme": {"Authorization": "Basic dXNlcjpwYXNz"},
-    "empty bearer": {"Authorization": "Bearer "},
-    "garbage": bearer("not-a-jwt"),
-    "garbage three parts": bearer("aaa.bbb.ccc"),
-    "non-json header": bearer(f"{b64(b'nope')}.{b64(b'{}')}.{b64(b'x')}"),
-    "alg none unsigned": bearer(raw_token({"alg": "none", "typ": "JWT"}, claims_for())),
-    "alg None unsigned": bearer(raw_token({"alg": "None"}, claims_for())),
-    "alg NONE unsigned": bearer(raw_token({"alg": "NONE"}, claims_for())),
-    "alg none signed": bearer(raw_token({"alg": "none"}, claims_for(), b"signature")),
-    "alg missing": bearer(raw_token({"typ": "JWT"}, claims_for(), b"signature")),
-    "HS384": bearer(sign(claims_for(), algorithm="HS384")),
-    "HS512": bearer(sign(claims_for(), algorithm="HS512")),
-    "RS256 header": bearer(raw_token({"alg": "RS256"}, claims_for(), b"\x01" * 256)),
-    "ES256 header": bearer(raw_token({"alg": "ES256"}, claims_for(), b"\x01" * 64)),
-    "wrong secret": bearer(sign(claims_for(), secret="another-secret-of-sufficient-length-123")),
-    "tampered payload": bearer(tampered()),
-    "expired": bearer(sign(claims_for(iat=NOW - 200, exp=NOW - 60))),
-    "future nbf": bearer(sign(claims_for(nbf=NOW + 60))),
-    "future iat": bearer(sign(claims_for(iat=NOW + 60, exp=NOW + 120))),
-    "over-long lifetime": bearer(sign(claims_for(exp=NOW + 3600))),
-    "missing sub": bearer(without("sub")),
-    "missing org": bearer(without("org")),
-    "missing role": bearer(without("role")),
-    "missing exp": bearer(without("exp")),
-    "missing iat": bearer(without("iat")),
-    "sub not a string": bearer(sign(claims_for(sub=123))),
-    "org a list": bearer(sign(claims_for(org=["org-a"]))),
-    "role null": bearer(sign(claims_for(role=None))),
-    "role an object": bearer(sign(claims_for(role={"admin": True}))),
-    "exp a string": bearer(sign(claims_for(exp=str(NOW + 120)))),
-    "iat a string": bearer(sign(claims_for(iat=str(NOW)))),
-    "exp a boolean": bearer(sign(claims_for(exp=True))),
-    "empty sub": bearer(sign(claims_for(sub=""))),
-    "blank org": bearer(sign(claims_for(org="   "))),
-    "empty role": bearer(sign(claims_for(role=""))),
-    "jti not a string": bearer(sign(claims_for(jti=42))),
-    "64 KB token": bearer(sign(claims_for(padding="x" * 64 * 1024))),
-    "payload not an object": bearer(hs256_raw(b'{"alg":"HS256"}', b"[1, 2]")),
+def now() -> int:
+    return int(time.time())
+
+
+# Built when each test runs: time-relative tokens must not age during a long session.
+
+ATTACKS: dict[str, Callable[[], dict[str, str]]] = {
+    "missing header": lambda: {},
+    "other scheme": lambda: {"Authorization": "Basic dXNlcjpwYXNz"},
+    "empty bearer": lambda: {"Authorization": "Bearer "},
+    "garbage": lambda: bearer("not-a-jwt"),
+    "garbage three parts": lambda: bearer("aaa.bbb.ccc"),
+    "non-json header": lambda: bearer(f"{b64(b'nope')}.{b64(b'{}')}.{b64(b'x')}"),
+    "alg none unsigned": lambda: bearer(raw_token({"alg": "none", "typ": "JWT"}, claims_for())),
+    "alg None unsigned": lambda: bearer(raw_token({"alg": "None"}, claims_for())),
+    "alg NONE unsigned": lambda: bearer(raw_token({"alg": "NONE"}, claims_for())),
+    "alg none signed": lambda: bearer(raw_token({"alg": "none"}, claims_for(), b"signature")),
+    "alg missing": lambda: bearer(raw_token({"typ": "JWT"}, claims_for(), b"signature")),
+    "HS384": lambda: bearer(sign(claims_for(), algorithm="HS384")),
+    "HS512": lambda: bearer(sign(claims_for(), algorithm="HS512")),
+    "RS256 header": lambda: bearer(raw_token({"alg": "RS256"}, claims_for(), b"\x01" * 256)),
+    "ES256 header": lambda: bearer(raw_token({"alg": "ES256"}, claims_for(), b"\x01" * 64)),
+    "wrong secret": lambda: bearer(
+        sign(claims_for(), secret="another-secret-of-sufficient-length-123")
+    ),
+    "tampered payload": lambda: bearer(tampered()),
+    "expired": lambda: bearer(sign(claims_for(iat=now() - 200, exp=now() - 60))),
+    "future nbf": lambda: bearer(sign(claims_for(nbf=now() + 60))),
+    "future iat": lambda: bearer(sign(claims_for(iat=now() + 60, exp=now() + 120))),
+    "over-long lifetime": lambda: bearer(sign(claims_for(exp=now() + 3600))),
+    "missing sub": lambda: bearer(without("sub")),
+    "missing org": lambda: bearer(without("org")),
+    "missing role": lambda: bearer(without("role")),
+    "missing exp": lambda: bearer(without("exp")),
+    "missing iat": lambda: bearer(without("iat")),
+    "sub not a string": lambda: bearer(sign(claims_for(sub=123))),
+    "org a list": lambda: bearer(sign(claims_for(org=["org-a"]))),
+    "role null": lambda: bearer(sign(claims_for(role=None))),
+    "role an object": lambda: bearer(sign(claims_for(role={"admin": True}))),
+    "exp a string": lambda: bearer(sign(claims_for(exp=str(now() + 120)))),
+    "iat a string": lambda: bearer(sign(claims_for(iat=str(now())))),
+    "exp a boolean": lambda: bearer(sign(claims_for(exp=True))),
+    "empty sub": lambda: bearer(sign(claims_for(sub=""))),
+    "blank org": lambda: bearer(sign(claims_for(org="   "))),
+    "empty role": lambda: bearer(sign(claims_for(role=""))),
+    "jti not a string": lambda: bearer(sign(claims_for(jti=42))),
+    "64 KB token": lambda: bearer(sign(claims_for(padding="x" * 64 * 1024))),
+    "payload not an object": lambda: bearer(hs256_raw(b'{"alg":"HS256"}', b"[1, 2]")),
 }
 
 
@@ -107,9 +115,9 @@ def assert_unauthorized(response: httpx.Response) -> None:
     assert body["error"]["request_id"] == response.headers["x-request-id"]
 
 
-@pytest.mark.parametrize("headers", list(ATTACKS.values()), ids=list(ATTACKS))
-async def test_attack_is_refused(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
-    assert_unauthorized(await client.get("/v1/me", headers=headers))
+@pytest.mark.parametrize("attack", list(ATTACKS))
+async def test_attack_is_refused(client: httpx.AsyncClient, attack: str) -> None:
+    assert_unauthorized(await client.get("/v1/me", headers=ATTACKS[attack]()))
 
 
 async def test_article_token_is_accepted(client: httpx.AsyncClient) -> None:

@@ -1,0 +1,21 @@
+import type { ErrorBody } from '@contract';
+
+/** A JSON error in the service's own shape, `{"error": {code, message, request_id, retryable}}`. */
+export function errorResponse(
+  status: number,
+  code: string,
+  message: string,
+  options: { requestId?: string | null; retryable?: boolean; details?: unknown; headers?: HeadersInit } = {},
+): Response {
+  const error: ErrorBody['error'] & { details?: unknown } = {
+    code,
+    message,
+    request_id: options.requestId ?? null,
+    retryable: options.retryable ?? false,
+  };
+  if (options.details !== undefined) error.details = options.details;
+  const headers = new Headers(options.headers);
+  if (options.requestId) headers.set('x-request-id', options.requestId);
+  headers.set('cache-control', 'no-store');
+  return Response.json({ error }, { status, headers });
+}

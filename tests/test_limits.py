@@ -2,11 +2,21 @@
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import httpx
 
-from tests.conftest import Factory, bearer, live_server, openai_settings
+from tests.conftest import (
+    TEST_SECRET,
+    Factory,
+    bearer,
+    claims_for,
+    live_server,
+    openai_settings,
+    sign,
+)
 from tests.openai_server import OpenAIServer, Script
+from tests.service_process import ServiceProcess, clean_env
 from tests.test_stream import ANSWER_TOKENS, DOCUMENT
 
 
@@ -59,3 +69,36 @@ async def test_org_concurrency_holds_across_two_workers(
         again = await start(100)
         assert again.status_code == 200
     assert len(upstream.requests) == 4
+
+
+async def test_org_concurrency_holds_in_a_real_two_worker_process(
+    database_url: str, upstream: OpenAIServer, tmp_path: Path
+) -> None:
+    env = clean_env(
+        APP_ENV="test",
+        FASTAPI_JWT_SECRET=TEST_SECRET,
+        DATABASE_URL=database_url,
+        LLM_PROVIDER="openai",
+        OPENAI_BASE_URL=upstream.base_url,
+        OPENAI_API_KEY="test-key",
+        ORG_MAX_CONCURRENT_STREAMS="2",
+    )
+    upstream.default_script = Script(tokens=ANSWER_TOKENS, delay=1.5 / len(ANSWER_TOKENS))
+    org = f"org-{uuid.uuid4().hex[:8]}"
+    with ServiceProcess(env, tmp_path / "server.log", ("--workers", "2")) as service:
+        await asyncio.to_thread(service.wait_ready)
+
+        async def start(i: int) -> httpx.Response:
+            # One connection per request, so the kernel spreads them over both workers.
+            async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as client:
+                headers = bearer(token_for(org, f"user-{i}"))
+                return await client.post("/v1/analyse/stream", json=DOCUMENT, headers=headers)
+
+        responses = await asyncio.gather(*(start(i) for i in range(6)))
+        service.stop()
+    assert sorted(r.status_code for r in responses) == [200, 200, 429, 429, 429, 429]
+    assert len(upstream.requests) == 2
+
+
+def token_for(org: str, sub: str) -> str:
+    return sign(claims_for(org=org, sub=sub))

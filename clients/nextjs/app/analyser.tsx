@@ -108,16 +108,24 @@ export function Analyser() {
         message: 'The stream ended before the analysis finished.',
         request_id: response.headers.get('x-request-id'),
         retryable: true,
+        details: null,
       });
     } catch (err) {
       if (ctrl.signal.aborted) {
         finish('stopped');
       } else if (err instanceof ContractError) {
-        finish('failed', { code: 'contract_mismatch', message: err.message, request_id: null, retryable: false });
+        finish('failed', {
+          code: 'contract_mismatch',
+          message: err.message,
+          request_id: null,
+          retryable: false,
+          details: null,
+        });
       } else {
         finish('failed', {
           code: 'network_error',
           message: 'The connection to the server was lost.',
+          details: null,
           request_id: null,
           retryable: true,
         });

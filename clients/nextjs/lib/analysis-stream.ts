@@ -82,5 +82,6 @@ export async function readErrorBody(response: Response): Promise<ErrorInfo> {
     message: `the request failed with HTTP ${response.status}`,
     request_id: response.headers.get('x-request-id'),
     retryable: response.status >= 500 || response.status === 429,
+    details: null,
   };
 }

@@ -1,19 +1,24 @@
-import type { ErrorBody } from '@contract';
+import type { ErrorInfo } from '@contract';
 
 /** A JSON error in the service's own shape, `{"error": {code, message, request_id, retryable}}`. */
 export function errorResponse(
   status: number,
   code: string,
   message: string,
-  options: { requestId?: string | null; retryable?: boolean; details?: unknown; headers?: HeadersInit } = {},
+  options: {
+    requestId?: string | null;
+    retryable?: boolean;
+    details?: ErrorInfo['details'];
+    headers?: HeadersInit;
+  } = {},
 ): Response {
-  const error: ErrorBody['error'] & { details?: unknown } = {
+  const error: ErrorInfo = {
     code,
     message,
     request_id: options.requestId ?? null,
     retryable: options.retryable ?? false,
+    details: options.details ?? null,
   };
-  if (options.details !== undefined) error.details = options.details;
   const headers = new Headers(options.headers);
   if (options.requestId) headers.set('x-request-id', options.requestId);
   headers.set('cache-control', 'no-store');

@@ -41,6 +41,7 @@ export async function POST(req: Request): Promise<Response> {
     const issues = body.error.issues.map((issue) => ({
       loc: ['body', ...issue.path.map(String)],
       msg: issue.message,
+      type: issue.code,
     }));
     const message = issues.map((issue) => `${issue.loc.slice(1).join('.') || 'body'}: ${issue.msg}`);
     return errorResponse(422, 'validation_error', message.join('; '), { requestId, details: issues });

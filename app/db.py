@@ -17,14 +17,15 @@ SessionMaker = async_sessionmaker[AsyncSession]
 
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_timeout=30)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
         url,
         pool_size=10,
         max_overflow=20,
-        pool_pre_ping=True,
+        # No pre-ping: it costs two round trips per checkout. A connection that died with the
+        # server fails one request with 503 and is discarded; recycling bounds their age.
         pool_recycle=1800,
         connect_args={"timeout": 5, "server_settings": {"application_name": "compliance-stream"}},
     )

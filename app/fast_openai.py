@@ -2,9 +2,16 @@
 
 The stock path has the SDK build a pydantic `ChatCompletionChunk` for every chunk, dump it back
 to a dict for langchain-openai, and wraps each read in `asyncio.wait_for` (a new task per chunk
-on Python 3.11). Here the request still goes through the SDK (authentication, base URL, Azure
-deployment and API version, retries before the first byte, error types), but the event stream is
-read as raw bytes and each chunk's JSON goes straight to langchain-openai's own dict conversion.
+on Python 3.11); `BaseChatModel.astream` then validates an `AIMessageChunk` per token and keeps
+every chunk until the stream ends. Here the request still goes through the SDK (authentication,
+base URL, Azure deployment and API version, retries before the first byte, error types), but the
+event stream is read as raw bytes:
+
+- `_astream` hands each chunk's JSON to langchain-openai's own dict conversion (used by
+  `ainvoke` and by `astream` whenever callbacks or tracing are configured);
+- `astream`, with no callbacks, tracing or tools, yields one unvalidated `AIMessageChunk` per
+  content delta and a last one with the usage, keeping nothing.
+
 Stalls are bounded by the HTTP client's read timeout instead of a per-chunk timer.
 """
 
@@ -16,8 +23,14 @@ import openai
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
 from langchain_core.messages import AIMessageChunk, BaseMessage, BaseMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tracers.context import _tracing_v2_is_enabled
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
-from langchain_openai.chat_models.base import _handle_openai_api_error, _handle_openai_bad_request
+from langchain_openai.chat_models.base import (
+    _create_usage_metadata,
+    _handle_openai_api_error,
+    _handle_openai_bad_request,
+)
 
 _DONE = b"[DONE]"
 
@@ -40,7 +53,48 @@ async def sse_data(lines: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 
 
 class FastChunks:
-    """Mixin: overrides `_astream` of a langchain-openai chat model for plain chat completions."""
+    """Mixin: overrides `astream` and `_astream` of a langchain-openai chat model."""
+
+    async def astream(
+        self,
+        input: Any,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        model: Any = self
+        plain = not (
+            (config or {}).get("callbacks")
+            or model.callbacks
+            or model.verbose
+            or model.rate_limiter
+            or model.disable_streaming
+            or _tracing_v2_is_enabled()
+            or set(kwargs) - {"stream_usage"}
+            or model.include_response_headers
+            or model._uses_gateway
+        )
+        if not plain:
+            async for message in super().astream(input, config, stop=stop, **kwargs):  # type: ignore[misc]
+                yield message
+            return
+        messages = model._convert_input(input).to_messages()
+        payload = self._payload(messages, stop, kwargs.get("stream_usage"))
+        try:
+            async for chunk in self._chunks(payload):
+                for choice in chunk.get("choices") or ():
+                    content = (choice.get("delta") or {}).get("content")
+                    if content:
+                        yield AIMessageChunk.model_construct(content=content)
+                usage = chunk.get("usage")
+                if usage:
+                    metadata = _create_usage_metadata(usage, chunk.get("service_tier"))
+                    yield AIMessageChunk.model_construct(content="", usage_metadata=metadata)
+        except openai.BadRequestError as e:
+            _handle_openai_bad_request(e)
+        except openai.APIError as e:
+            _handle_openai_api_error(e)
 
     async def _astream(
         self,
@@ -54,40 +108,55 @@ class FastChunks:
         model: Any = self
         if kwargs.get("response_format") or model.include_response_headers or model._uses_gateway:
             # Structured output and header capture keep the stock path.
-            async for chunk in super()._astream(  # type: ignore[misc]
+            async for generation in super()._astream(  # type: ignore[misc]
                 messages, stop, run_manager, stream_usage=stream_usage, **kwargs
             ):
-                yield chunk
+                yield generation
             return
-        kwargs["stream"] = True
-        if model._should_stream_usage(stream_usage, **kwargs):
-            kwargs["stream_options"] = {"include_usage": True}
-        payload = model._get_request_payload(messages, stop=stop, **kwargs)
+        payload = self._payload(messages, stop, stream_usage, **kwargs)
         chunk_class: type[BaseMessageChunk] = AIMessageChunk
         try:
-            async with model.async_client.with_streaming_response.create(**payload) as response:
-                raw = response.http_response
-                async for data in sse_data(raw.aiter_bytes()):
-                    if data == _DONE:
-                        break
-                    chunk = json.loads(data)
-                    if isinstance(chunk, dict) and chunk.get("error"):
-                        raise openai.APIError(
-                            str(chunk["error"].get("message", "stream error")),
-                            raw.request,
-                            body=chunk["error"],
-                        )
-                    generation = model._convert_chunk_to_generation_chunk(chunk, chunk_class, {})
-                    if generation is None:
-                        continue
-                    chunk_class = generation.message.__class__
-                    if run_manager:
-                        await run_manager.on_llm_new_token(generation.text, chunk=generation)
-                    yield generation
+            async for chunk in self._chunks(payload):
+                generation = model._convert_chunk_to_generation_chunk(chunk, chunk_class, {})
+                if generation is None:
+                    continue
+                chunk_class = generation.message.__class__
+                if run_manager:
+                    await run_manager.on_llm_new_token(generation.text, chunk=generation)
+                yield generation
         except openai.BadRequestError as e:
             _handle_openai_bad_request(e)
         except openai.APIError as e:
             _handle_openai_api_error(e)
+
+    def _payload(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        stream_usage: bool | None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        model: Any = self
+        kwargs["stream"] = True
+        if model._should_stream_usage(stream_usage, **kwargs):
+            kwargs["stream_options"] = {"include_usage": True}
+        payload: dict[str, Any] = model._get_request_payload(messages, stop=stop, **kwargs)
+        return payload
+
+    async def _chunks(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """The decoded chunks of one streamed chat completion, through the SDK's client."""
+        model: Any = self
+        async with model.async_client.with_streaming_response.create(**payload) as response:
+            raw = response.http_response
+            async for data in sse_data(raw.aiter_bytes()):
+                if data == _DONE:
+                    return
+                chunk = json.loads(data)
+                if isinstance(chunk, dict) and chunk.get("error"):
+                    error = chunk["error"]
+                    message = error.get("message", "error") if isinstance(error, dict) else error
+                    raise openai.APIError(str(message), raw.request, body=error)
+                yield chunk
 
 
 class FastChatOpenAI(FastChunks, ChatOpenAI):

@@ -5,10 +5,10 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +19,7 @@ from app.schemas import AnalyseRequest, AnalysisStatus, Finding, TokenPayload
 
 logger = logging.getLogger("app.records")
 
-DB_TIMEOUT_SECONDS = 10.0
+DB_TIMEOUT_SECONDS = 30.0
 DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 
 
@@ -56,44 +56,35 @@ def rate_limited(message: str, retry_after: int) -> AppError:
     )
 
 
-async def _check_limits(session: AsyncSession, row: Analysis, limits: Limits) -> None:
-    """Count from the rows themselves, so the limits hold across workers and replicas."""
+async def _insert_within_limits(session: AsyncSession, row: Analysis, limits: Limits) -> None:
+    """Insert, then count from the rows themselves: the limits hold across workers and replicas."""
     now = row.created_at
     if session.get_bind().dialect.name == "postgresql":
         # Serialise the starts of one organisation; SQLite serialises all writers anyway.
         await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(row.org, 0))))
-    session.add(row)
-    await session.flush()
+    values = {c.key: getattr(row, c.key) for c in Analysis.__table__.columns}
+    await session.execute(insert(Analysis).values(values))
     live_since = now - timedelta(seconds=limits.stream_max_seconds + 60)
-    streaming = await session.scalar(
-        select(func.count())
-        .select_from(Analysis)
-        .where(
-            Analysis.org == row.org,
-            Analysis.status == AnalysisStatus.STREAMING.value,
-            Analysis.created_at > live_since,
+    window_start = now - timedelta(seconds=60)
+    mine = (Analysis.sub == row.sub) & (Analysis.created_at > window_start)
+    streaming, recent, oldest = (
+        await session.execute(
+            select(
+                func.count().filter(Analysis.status == AnalysisStatus.STREAMING.value),
+                func.count().filter(mine),
+                func.min(Analysis.created_at).filter(mine),
+            ).where(Analysis.org == row.org, Analysis.created_at > min(live_since, window_start))
         )
-    )
-    if (streaming or 0) > limits.org_max_concurrent_streams:
+    ).one()
+    if streaming > limits.org_max_concurrent_streams:
         raise rate_limited(
             f"your organisation already has {limits.org_max_concurrent_streams} analyses "
             "streaming; retry when one finishes",
             5,
         )
-    window_start = now - timedelta(seconds=60)
-    recent = (
-        await session.scalars(
-            select(Analysis.created_at)
-            .where(
-                Analysis.org == row.org,
-                Analysis.sub == row.sub,
-                Analysis.created_at > window_start,
-            )
-            .order_by(Analysis.created_at)
-        )
-    ).all()
-    if len(recent) > limits.user_requests_per_minute:
-        retry_after = 60 - (now - recent[0]).total_seconds()
+    if recent > limits.user_requests_per_minute:
+        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+        retry_after = 60 - (now - oldest).total_seconds()
         raise rate_limited(
             f"at most {limits.user_requests_per_minute} analyses per minute per user",
             int(retry_after) + 1,
@@ -127,7 +118,7 @@ async def start_analysis(
     )
     try:
         async with asyncio.timeout(DB_TIMEOUT_SECONDS), sessionmaker() as session:
-            await _check_limits(session, row, limits)
+            await _insert_within_limits(session, row, limits)
             await session.commit()
     except DATABASE_ERRORS:
         logger.exception("could not record the analysis")

@@ -26,7 +26,11 @@ class RequestIdMiddleware:
             return
         given = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
         request_id = given.decode() if given and _SANE.match(given) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        # Streams send their body chunks here, past the inner middlewares: by then the status
+        # and headers (all those wrappers look at) have gone through the whole stack.
+        state["body_send"] = send
         header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:

@@ -217,6 +217,7 @@ class AnalysisStream(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state, encoder, guard = self.state, self.encoder, self.state.guard
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        send = scope.get("state", {}).get("body_send", send)
         guard.attach(send)
         status = AnalysisStatus.FAILED
         error_code: str | None = "interrupted"

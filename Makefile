@@ -46,7 +46,8 @@ token: uv ## print a dev bearer token (SUB, ORG, ROLE, TTL override the claims)
 eval: install ## print the offline analyzer's precision/recall table
 	$(RUN) python tests/analyzer_eval.py
 
-bench: install ## run the benchmarks under bench/ (not part of make test)
+bench: install ## the product against the article's reference (5-9 min; writes docs/performance.md)
+	$(RUN) python bench/run.py
 	$(RUN) python bench/analyzer_speed.py
 
 audit: install ## pip-audit over the locked runtime dependencies (needs PyPI's JSON API)

@@ -1,119 +1,114 @@
-"""The ASGI app: `app.main:app`, built by `create_app()`."""
+"""The ASGI entry point, `app.main:app`: liveness first, the application right after.
+
+FastAPI, SQLAlchemy and LangChain take seconds to import on a small container, and a probe that
+waits for them makes every cold start slow. This entry point imports only the settings: it
+refuses a bad configuration at import (exit code 3, uvicorn's startup failure, so its worker
+supervisor does not respawn forever), answers `/health` at once,
+and builds the FastAPI application (`app.api`) in a thread while the server is already
+listening. Requests that arrive before it is ready wait for it; `/ready` says `loading`.
+"""
 
 import asyncio
-import contextlib
+import json
 import logging
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.auth import purge_expired_jtis
-from app.body_limit import BodySizeLimitMiddleware
-from app.config import AppEnv, ConfigError, Settings, load_settings
-from app.db import SessionMaker, create_engine, create_sessionmaker
-from app.drain import Drain, DrainMiddleware
-from app.errors import install_error_handlers
-from app.llm import ModelSlot
-from app.logs import AccessLogMiddleware, configure_logging
-from app.records import sweep_interrupted
-from app.request_id import RequestIdMiddleware
-from app.routers import analyses, health, me
+from app.config import ConfigError, Settings, load_settings
+from app.logs import configure_logging
 
 logger = logging.getLogger("app")
 
-MAINTENANCE_INTERVAL_SECONDS = 60.0
-SWEEP_MARGIN_SECONDS = 60.0
+
+def _json(status: int, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    payload = json.dumps(body).encode()
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+        ],
+    }
+    return start, {"type": "http.response.body", "body": payload}
 
 
-async def _maintain(sessionmaker: SessionMaker, settings: Settings) -> None:
-    """Purge expired token ids; fail rows a crashed process left `streaming`."""
-    while True:
+class Entry:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._app: ASGIApp | None = None
+        self._state: dict[str, Any] = {}
+        self._loading: asyncio.Task[None] | None = None
+        self._lifespan: Any = None
+        self._failed = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._serve_lifespan(receive, send)
+            return
+        if self._app is None:
+            path = scope.get("path")
+            if scope["type"] == "http" and path in ("/health", "/ready"):
+                status, body = (
+                    (503, {"status": "failed"})
+                    if self._failed
+                    else (200, {"status": "ok"})
+                    if path == "/health"
+                    else (503, {"status": "unavailable", "database": "down", "model": "loading"})
+                )
+                for message in _json(status, body):
+                    await send(message)
+                return
+            if self._loading is not None:
+                await asyncio.shield(self._loading)
+            if self._app is None:
+                for message in _json(
+                    503, {"error": {"code": "unavailable", "message": "starting"}}
+                ):
+                    await send(message)
+                return
+        scope["state"] = dict(self._state)
+        await self._app(scope, receive, send)
+
+    async def _serve_lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                configure_logging(self._settings.log_style, self._settings.log_level)
+                self._loading = asyncio.create_task(self._load(self._settings))
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._loading is not None:
+                    await asyncio.wait((self._loading,))
+                if self._lifespan is not None:
+                    await self._lifespan.__aexit__(None, None, None)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _load(self, settings: Settings) -> None:
+        def build() -> Any:
+            from app.api import create_app
+
+            return create_app(settings)
+
         try:
-            await sweep_interrupted(
-                sessionmaker, settings.stream_max_seconds + SWEEP_MARGIN_SECONDS
-            )
-            await purge_expired_jtis(sessionmaker, settings.jwt_leeway_seconds)
+            application = await asyncio.to_thread(build)
+            self._lifespan = application.router.lifespan_context(application)
+            self._state = dict(await self._lifespan.__aenter__() or {})
+            self._app = application
         except Exception:
-            logger.exception("maintenance failed; retrying later")
-        await asyncio.sleep(MAINTENANCE_INTERVAL_SECONDS)
+            self._failed = True
+            logger.exception("the application could not be built")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or load_settings()
-    drain = Drain(settings.shutdown_drain_seconds)
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        if settings.uses_dev_secret:
-            logger.warning(
-                "FASTAPI_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. "
-                "Anyone can mint tokens for this service. Never run it like this in production."
-            )
-        from app.metrics import Metrics
-
-        configure_logging(settings.log_style, settings.log_level)
-        metrics = Metrics()
-        drain.install_signal_hooks()
-        chat_model = ModelSlot(settings)
-        chat_model.start()
-        engine = create_engine(settings.database_url)
-        sessionmaker = create_sessionmaker(engine)
-        maintenance = asyncio.create_task(_maintain(sessionmaker, settings))
-        try:
-            yield {
-                "settings": settings,
-                "engine": engine,
-                "sessionmaker": sessionmaker,
-                "chat_model": chat_model,
-                "drain": drain,
-                "metrics": metrics,
-            }
-        finally:
-            maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await maintenance
-            await chat_model.aclose()
-            await engine.dispose()
-            metrics.close()
-
-    app = FastAPI(
-        title="Compliance analysis service",
-        version="0.1.0",
-        description="Streams a regulatory-compliance analysis of a document as Server-Sent Events.",
-        lifespan=lifespan,
-        docs_url=None if settings.app_env is AppEnv.PRODUCTION else "/docs",
-        redoc_url=None,
-    )
-    install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(me.router)
-    app.include_router(analyses.router)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "X-Analysis-Id"],
-        )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(DrainMiddleware, drain=drain)
-    app.add_middleware(AccessLogMiddleware)
-    app.add_middleware(RequestIdMiddleware)
-    return app
-
-
-def _app_from_environment() -> FastAPI:
+def _settings_or_exit() -> Settings:
     try:
-        return create_app()
+        return load_settings()
     except ConfigError as exc:
         sys.stderr.write(f"refusing to start: {exc}\n")
-        # 3 is uvicorn's startup-failure code: its worker supervisor stops instead of respawning.
         raise SystemExit(3) from None
 
 
-app = _app_from_environment()
+app = Entry(_settings_or_exit())

@@ -18,8 +18,8 @@ from alembic.config import Config
 from jose import jwt
 from sqlalchemy.engine import make_url
 
+from app.api import create_app
 from app.config import Settings
-from app.main import create_app
 from tests.openai_server import OpenAIServer
 from tests.service_process import free_port
 

@@ -3,6 +3,11 @@
 Importable (``from tests.openai_server import OpenAIServer, Script``) and runnable::
 
     python tests/openai_server.py --port 0 --tokens 200 --delay 0.1
+
+Control paths for benchmarks (never recorded, never counted in ``stats``):
+``GET /_stats``, ``GET /_requests?since=N`` (timings of recorded requests, ``--record``),
+``POST /_script`` (a JSON object of ``Script`` fields becomes the default script) and
+``POST /_reset`` (forget recorded requests and queued scripts, restore the initial default).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextlib
 import http
 import json
 import re
+import resource
 import signal
 import sys
 import threading
@@ -494,6 +500,10 @@ class OpenAIServer:
         if parsed is None:
             return False
         req, keep_alive = parsed
+        if req.path.startswith("/_"):
+            conn.writer.write(self._control(req, keep_alive))
+            await conn.writer.drain()
+            return keep_alive
         self._record(req)
 
         response = asyncio.ensure_future(self._respond(conn, req, keep_alive))
@@ -520,6 +530,28 @@ class OpenAIServer:
         if response.cancelled() or error is not None:
             return False
         return response.result() and keep_alive and not conn.eof
+
+    def _control(self, req: RecordedRequest, keep_alive: bool) -> bytes:
+        route = (req.method, req.path)
+        if route == ("GET", "/_stats"):
+            body: Any = {**self.stats, "recorded": len(self.requests)}
+        elif route == ("GET", "/_requests"):
+            since = int(req.query.get("since", "0") or 0)
+            body = {"requests": [_timings(i, r) for i, r in enumerate(self.requests) if i >= since]}
+        elif route == ("POST", "/_script"):
+            names = {f.name for f in fields(Script)}
+            if not isinstance(req.body, dict) or not set(req.body) <= names:
+                return _json_response(
+                    400, _error_body(400, f"expected {sorted(names)}"), keep_alive
+                )
+            self.default_script = Script(**req.body)
+            body = {"tokens": len(self.default_script.tokens)}
+        elif route == ("POST", "/_reset"):
+            self.reset()
+            body = {}
+        else:
+            return _json_response(404, _error_body(404, f"Unknown path {req.path}"), keep_alive)
+        return _json_response(200, _dumps(body), keep_alive)
 
     def _on_client_eof(self, req: RecordedRequest, response: asyncio.Future[bool]) -> None:
         if not response.done():
@@ -796,6 +828,29 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
+def _timings(index: int, req: RecordedRequest) -> dict[str, Any]:
+    return {
+        "index": index,
+        "path": req.path,
+        "model": req.model,
+        "status": req.status,
+        "received_at": req.received_at,
+        "first_chunk_at": req.first_chunk_at,
+        "chunks_sent": req.chunks_sent,
+        "completed": req.completed,
+        "finished_at": req.finished_at,
+        "disconnected_at": req.disconnected_at,
+    }
+
+
+def _raise_open_files_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 65536 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def _chunk(data: bytes) -> bytes:
     return b"%x\r\n%b\r\n" % (len(data), data)
 
@@ -873,6 +928,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true", help="keep every request in memory")
     parser.add_argument("--no-uvloop", action="store_true")
     args = parser.parse_args(argv)
+    _raise_open_files_limit()
 
     if args.text_file is not None:
         with open(args.text_file, encoding="utf-8") as answer:

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from starlette.routing import Match
 
+from app.api import create_app
 from app.config import Settings
-from app.main import create_app
 from scripts.container_smoke import MIGRATE_COMMAND, load_recipe
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,106 @@
+"""The FastAPI application, built by `create_app()`; `app.main:app` serves it."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.auth import purge_expired_jtis
+from app.body_limit import BodySizeLimitMiddleware
+from app.config import AppEnv, Settings, load_settings
+from app.db import SessionMaker, create_engine, create_sessionmaker
+from app.drain import Drain, DrainMiddleware
+from app.errors import install_error_handlers
+from app.llm import ModelSlot
+from app.logs import AccessLogMiddleware, configure_logging
+from app.records import sweep_interrupted
+from app.request_id import RequestIdMiddleware
+from app.routers import analyses, health, me
+
+logger = logging.getLogger("app")
+
+MAINTENANCE_INTERVAL_SECONDS = 60.0
+SWEEP_MARGIN_SECONDS = 60.0
+
+
+async def _maintain(sessionmaker: SessionMaker, settings: Settings) -> None:
+    """Purge expired token ids; fail rows a crashed process left `streaming`."""
+    while True:
+        try:
+            await sweep_interrupted(
+                sessionmaker, settings.stream_max_seconds + SWEEP_MARGIN_SECONDS
+            )
+            await purge_expired_jtis(sessionmaker, settings.jwt_leeway_seconds)
+        except Exception:
+            logger.exception("maintenance failed; retrying later")
+        await asyncio.sleep(MAINTENANCE_INTERVAL_SECONDS)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    drain = Drain(settings.shutdown_drain_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        if settings.uses_dev_secret:
+            logger.warning(
+                "FASTAPI_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. "
+                "Anyone can mint tokens for this service. Never run it like this in production."
+            )
+        from app.metrics import Metrics
+
+        configure_logging(settings.log_style, settings.log_level)
+        metrics = Metrics()
+        drain.install_signal_hooks()
+        chat_model = ModelSlot(settings)
+        chat_model.start()
+        engine = create_engine(settings.database_url)
+        sessionmaker = create_sessionmaker(engine)
+        maintenance = asyncio.create_task(_maintain(sessionmaker, settings))
+        try:
+            yield {
+                "settings": settings,
+                "engine": engine,
+                "sessionmaker": sessionmaker,
+                "chat_model": chat_model,
+                "drain": drain,
+                "metrics": metrics,
+            }
+        finally:
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
+            await chat_model.aclose()
+            await engine.dispose()
+            metrics.close()
+
+    app = FastAPI(
+        title="Compliance analysis service",
+        version="0.1.0",
+        description="Streams a regulatory-compliance analysis of a document as Server-Sent Events.",
+        lifespan=lifespan,
+        docs_url=None if settings.app_env is AppEnv.PRODUCTION else "/docs",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(me.router)
+    app.include_router(analyses.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "X-Analysis-Id"],
+        )
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(DrainMiddleware, drain=drain)
+    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    return app

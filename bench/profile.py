@@ -1,0 +1,97 @@
+"""Profile one service under the saturation scenario with py-spy (not a project dependency).
+
+Run: uv pip install py-spy && uv run python bench/profile.py [--app product-sqlite] [--seconds 15]
+Writes a speedscope file (open it at speedscope.app) and prints CPU shares by area.
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.postgres import scratch_database  # noqa: E402
+from bench.processes import exit_on_signals, spawn, stop, stop_all  # noqa: E402
+from bench.procfs import raise_open_files_limit  # noqa: E402
+from bench.profile_shares import report  # noqa: E402
+from bench.report import one_line  # noqa: E402
+from bench.run import QUICK, ROOT, Bench, Plan, build_apps  # noqa: E402
+from bench.services import App, Service, migrate  # noqa: E402
+from bench.upstream import Upstream  # noqa: E402
+
+APPS = ("reference", "product-sqlite", "product-postgres")
+PY_SPY_FLAGS = ("--format", "speedscope", "--rate", "200", "--gil")
+
+
+def profile(app: App, bench: Bench, scenario: str, seconds: float, out: Path) -> None:
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(py_spy).exists():
+        raise SystemExit("py-spy is not installed: uv pip install py-spy")
+    log = bench.workdir / f"{app.name}.log"
+    if app.is_product:
+        migrate(app, log)
+    service = Service(app, log)
+    try:
+        service.wait(app.ready_path)
+        bench.sequential(service, bench.plan.warmup_requests)
+        record = [py_spy, "record", "--pid", str(service.pid), *PY_SPY_FLAGS]
+        recorder = spawn(
+            [*record, "--output", str(out), "--duration", str(int(seconds))],
+            stdout=subprocess.DEVNULL,
+        )
+        time.sleep(1.0)
+        if scenario == "paced":
+            result = bench.paced(service, bench.plan.paced_streams, bench.plan.paced_ramp)
+        else:
+            result = bench.saturation(service)
+        recorder.wait(seconds + 60)
+        stop(recorder)
+        print(f"{app.name} {scenario}: {one_line(result)}")
+    finally:
+        service.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--app", choices=APPS, default="product-sqlite")
+    parser.add_argument("--scenario", choices=("saturation", "paced"), default="saturation")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long py-spy records")
+    parser.add_argument("--output", type=Path)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--product-dir", type=Path, default=ROOT)
+    args = parser.parse_args()
+    exit_on_signals()
+    raise_open_files_limit()
+    out = args.output or Path(tempfile.gettempdir()) / f"{args.app}-{args.scenario}.speedscope.json"
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="profile-") as tmp,
+            scratch_database(skip=args.app != "product-postgres") as postgres,
+        ):
+            upstream = Upstream()
+            try:
+                plan = replace(QUICK if args.quick else Plan(), saturation_seconds=args.seconds)
+                bench = Bench(plan, upstream, Path(tmp))
+                postgres_url = postgres[0] if postgres else None
+                apps = build_apps(upstream, Path(tmp), postgres_url, args.product_dir.resolve())
+                app = next((a for a in apps if a.name == args.app), None)
+                if app is None:
+                    raise SystemExit(f"{args.app} is not available")
+                profile(app, bench, args.scenario, args.seconds, out)
+            finally:
+                upstream.close()
+    finally:
+        stop_all()
+    print(f"profile: {out}")
+    print(report(out))
+
+
+if __name__ == "__main__":
+    main()

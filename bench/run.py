@@ -1,0 +1,267 @@
+"""`make bench`: the article's reference against the product, scenario by scenario.
+
+Run: uv run python bench/run.py [--quick] [--no-write] [--json PATH]
+Starts the upstream, a scratch PostgreSQL database, each service (one uvicorn worker) and a
+load client per scenario, each its own process; prints the product/reference table and writes it
+into docs/performance.md.
+"""
+
+import argparse
+import json
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import report  # noqa: E402
+from bench.analysis_answer import answer_tokens  # noqa: E402
+from bench.postgres import scratch_database  # noqa: E402
+from bench.processes import exit_on_signals, python, spawn, stop, stop_all  # noqa: E402
+from bench.procfs import raise_open_files_limit  # noqa: E402
+from bench.services import SECRET, App, Service, migrate, product_app, reference_app  # noqa: E402
+from bench.upstream import Upstream  # noqa: E402
+
+BIG_APPS = ("product-postgres",)
+COLD_START_APPS = ("reference", "product-sqlite")
+DOCUMENT = (ROOT / "examples" / "contract.txt").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    saturation_clients: int = 50
+    saturation_seconds: float = 8.0
+    saturation_tokens: int = 200
+    paced_streams: int = 500
+    paced_tokens: int = 100
+    paced_delay: float = 0.1
+    paced_ramp: float = 1.0
+    big_streams: int = 1000
+    big_ramp: float = 2.0
+    paced_deadline: float = 75.0
+    ttft_requests: int = 50
+    warmup_requests: int = 20
+    cancel_trials: int = 20
+    cold_runs: int = 3
+
+
+QUICK = Plan(
+    saturation_clients=20,
+    saturation_seconds=3.0,
+    paced_streams=100,
+    paced_tokens=30,
+    big_streams=200,
+    big_ramp=1.0,
+    ttft_requests=10,
+    warmup_requests=5,
+    cancel_trials=5,
+    cold_runs=1,
+)
+
+
+class Bench:
+    def __init__(self, plan: Plan, upstream: Upstream, workdir: Path) -> None:
+        self.plan = plan
+        self.upstream = upstream
+        self.workdir = workdir
+
+    def client(self, service: Service, spec: dict[str, Any], timeout: float) -> Any:
+        spec = {
+            "url": service.url,
+            "pid": service.pid,
+            "secret": SECRET,
+            "document": DOCUMENT,
+            "upstream": self.upstream.control_url,
+            "expected": [],
+            **spec,
+        }
+        process = spawn(
+            python("bench/load_client.py"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,
+        )
+        try:
+            out, _ = process.communicate(json.dumps(spec).encode(), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"{spec['scenario']} did not finish in {timeout:g} s") from None
+        finally:
+            stop(process)
+        if process.returncode != 0:
+            raise RuntimeError(f"load client failed on {spec['scenario']} ({process.returncode})")
+        return json.loads(out)
+
+    def stream_script(self, tokens: int, delay: float = 0.0) -> list[str]:
+        expected = answer_tokens(tokens)
+        self.upstream.script(expected, delay=delay)
+        return expected
+
+    def paced(self, service: Service, streams: int, ramp: float) -> Any:
+        plan = self.plan
+        spec = {
+            "scenario": "paced",
+            "expected": self.stream_script(plan.paced_tokens, plan.paced_delay),
+            "streams": streams,
+            "ramp_seconds": ramp,
+            "deadline_seconds": plan.paced_deadline,
+        }
+        return self.client(service, spec, plan.paced_deadline + 60)
+
+    def saturation(self, service: Service) -> Any:
+        plan = self.plan
+        spec = {
+            "scenario": "saturation",
+            "expected": self.stream_script(plan.saturation_tokens),
+            "clients": plan.saturation_clients,
+            "seconds": plan.saturation_seconds,
+        }
+        return self.client(service, spec, plan.saturation_seconds + 120)
+
+    def sequential(self, service: Service, requests: int) -> Any:
+        spec = {
+            "scenario": "sequential",
+            "expected": self.stream_script(self.plan.saturation_tokens),
+            "requests": requests,
+        }
+        return self.client(service, spec, 120)
+
+    def cancellation(self, service: Service, after_tokens: int) -> Any:
+        self.upstream.script(answer_tokens(100), delay=0.02, first_token_delay=0.15)
+        spec = {
+            "scenario": "cancellation",
+            "trials": self.plan.cancel_trials,
+            "after_tokens": after_tokens,
+        }
+        return self.client(service, spec, self.plan.cancel_trials * 10 + 30)
+
+    def scenarios(self, app: App) -> dict[str, Callable[[Service], Any]]:
+        plan = self.plan
+        steps: dict[str, Callable[[Service], Any]] = {
+            "paced": lambda s: self.paced(s, plan.paced_streams, plan.paced_ramp),
+            "saturation": self.saturation,
+            "single": lambda s: self.sequential(s, plan.ttft_requests),
+            "cancel_before": lambda s: self.cancellation(s, 0),
+            "cancel_after": lambda s: self.cancellation(s, 3),
+        }
+        if app.name in BIG_APPS:
+            steps["paced_big"] = lambda s: self.paced(s, plan.big_streams, plan.big_ramp)
+        return steps
+
+    def run_app(self, app: App, only: set[str] | None = None) -> dict[str, Any]:
+        log = self.workdir / f"{app.name}.log"
+        if app.is_product:
+            migrate(app, log)
+        service = Service(app, log)
+        results: dict[str, Any] = {}
+        try:
+            results["startup_s"] = round(service.wait(app.ready_path), 3)
+            self.sequential(service, self.plan.warmup_requests)
+            for name, step in self.scenarios(app).items():
+                if only is None or name in only:
+                    results[name] = step(service)
+                    self.progress(app, name, results[name])
+        finally:
+            service.close()
+        return results
+
+    def cold_start(self, app: App) -> dict[str, Any]:
+        times = []
+        for _ in range(self.plan.cold_runs):
+            service = Service(app, self.workdir / f"{app.name}-cold.log", workers=2)
+            try:
+                times.append(service.wait("/health"))
+            finally:
+                service.close()
+        return {"runs_s": [round(t, 3) for t in times], "median_s": statistics.median(times)}
+
+    @staticmethod
+    def progress(app: App, scenario: str, result: dict[str, Any]) -> None:
+        print(f"  {app.name:<17} {scenario:<13} {report.one_line(result)}", flush=True)
+
+
+def build_apps(
+    upstream: Upstream, workdir: Path, postgres_url: str | None, source: Path
+) -> list[App]:
+    sqlite_url = f"sqlite+aiosqlite:///{workdir}/bench.db"
+    apps = [
+        reference_app(upstream.base_url),
+        product_app("product-sqlite", upstream.base_url, sqlite_url, workdir, source),
+    ]
+    if postgres_url:
+        apps.append(
+            product_app("product-postgres", upstream.base_url, postgres_url, workdir, source)
+        )
+    return apps
+
+
+def run_all(args: argparse.Namespace, plan: Plan, workdir: Path) -> dict[str, Any]:
+    results: dict[str, Any] = {"apps": {}, "cold_start": {}, "plan": asdict(plan)}
+    only = set(args.scenarios.split(",")) if args.scenarios else None
+    with scratch_database(skip=args.skip_postgres) as postgres:
+        upstream = Upstream()
+        try:
+            bench = Bench(plan, upstream, workdir)
+            postgres_url = postgres[0] if postgres else None
+            apps = build_apps(upstream, workdir, postgres_url, args.product_dir.resolve())
+            results["postgres_version"] = postgres[1] if postgres else None
+            if args.apps:
+                apps = [app for app in apps if app.name in args.apps.split(",")]
+            for app in apps:
+                print(f"{app.name}:", flush=True)
+                results["apps"][app.name] = bench.run_app(app, only)
+            for app in apps:
+                if app.name in COLD_START_APPS and (only is None or "cold_start" in only):
+                    results["cold_start"][app.name] = cold = bench.cold_start(app)
+                    print(f"  {app.name:<17} cold start    {cold}", flush=True)
+        finally:
+            upstream.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--no-write", action="store_true", help="do not touch docs/performance.md")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--logs", type=Path, help="keep the services' logs in this directory")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--product-dir", type=Path, default=ROOT, help="run the product from this checkout"
+    )
+    parser.add_argument("--apps", help="comma-separated subset of the apps")
+    parser.add_argument("--scenarios", help="comma-separated subset of the scenarios")
+    args = parser.parse_args()
+    command = shlex.join(["python", "bench/run.py", *sys.argv[1:]])
+    exit_on_signals()
+    raise_open_files_limit()
+    started = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            workdir = args.logs or Path(tmp)
+            workdir.mkdir(parents=True, exist_ok=True)
+            results = run_all(args, QUICK if args.quick else Plan(), workdir)
+    finally:
+        stop_all()
+    results["total_s"] = round(time.monotonic() - started, 1)
+    results["command"] = command
+    results["date"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    table = report.render(results, command)
+    print(table)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    if not args.no_write:
+        report.write(ROOT / "docs" / "performance.md", table)
+
+
+if __name__ == "__main__":
+    main()

@@ -43,9 +43,13 @@ class UpstreamFailure:
 def _http_client(settings: Settings) -> httpx2.AsyncClient:
     # Owned by the app (closed on shutdown) rather than the SDK's process-wide default client;
     # httpx2 is what the openai SDK is built on, so its retries see the errors they expect.
+    from app.upstream_transport import upstream_transport
+
+    limits = httpx2.Limits(max_connections=None, max_keepalive_connections=100)
     return httpx2.AsyncClient(
         timeout=httpx2.Timeout(settings.llm_timeout_seconds, connect=10.0),
-        limits=httpx2.Limits(max_connections=None, max_keepalive_connections=100),
+        limits=limits,
+        transport=upstream_transport(limits),
     )
 
 

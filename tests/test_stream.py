@@ -496,3 +496,20 @@ async def test_retries_happen_before_the_first_token_only(
     # A stream that already sent tokens is never replayed: the client gets an error instead.
     assert json.loads(sse_events(cut.text)[-2]["data"])["error"]["code"] == "upstream_unavailable"
     assert len(upstream.requests) == 3
+
+
+async def test_a_stalled_upstream_read_times_out(
+    database_url: str, upstream: OpenAIServer, token: Factory
+) -> None:
+    # The model client's read timeout bounds a stall mid-stream (one timer per read).
+    settings = openai_settings(database_url, upstream, llm_timeout_seconds=0.5)
+    upstream.script(Script(tokens=ANSWER_TOKENS, hang_after=3))
+    async with live_server(settings) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+        started = time.monotonic()
+        response = await post_stream(client, token())
+        assert time.monotonic() - started < 5
+    events = sse_events(response.text)
+    assert json.loads(events[-2]["data"])["error"]["code"] == "upstream_timeout"
+    assert events[-1] == {"data": "[DONE]"}
+    row = await wait_row(database_url, response.headers["x-analysis-id"])
+    assert (row.status, row.error_code) == (AnalysisStatus.FAILED, "upstream_timeout")

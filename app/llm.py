@@ -60,41 +60,35 @@ def build_chat_model(settings: Settings) -> ChatModel:
         analyzer = OfflineAnalyzer()
         return ChatModel(analyzer, "local", analyzer.model_name)
 
+    from langchain_openai import AzureChatOpenAI, ChatOpenAI
+
+    from app.fast_openai import FastAzureChatOpenAI, FastChatOpenAI
+
+    client = _http_client(settings)
+    common = {
+        "timeout": settings.llm_timeout_seconds,
+        "max_retries": settings.llm_max_retries,
+        "stream_usage": True,
+        "temperature": 0,
+        "http_async_client": client,
+    }
     if settings.llm_provider == "openai":
-        from langchain_openai import ChatOpenAI
-
-        from app.fast_openai import FastChatOpenAI
-
-        client = _http_client(settings)
         openai_class = FastChatOpenAI if settings.llm_fast_path else ChatOpenAI
         openai_model = openai_class(
             model=settings.openai_model,
             api_key=settings.openai_api_key,
             base_url=settings.openai_base_url,
-            timeout=settings.llm_timeout_seconds,
-            max_retries=settings.llm_max_retries,
-            stream_usage=True,
-            temperature=0,
-            http_async_client=client,
+            **common,
         )
         return ChatModel(openai_model, "openai", settings.openai_model, client)
 
-    from langchain_openai import AzureChatOpenAI
-
-    from app.fast_openai import FastAzureChatOpenAI
-
-    client = _http_client(settings)
     azure_class = FastAzureChatOpenAI if settings.llm_fast_path else AzureChatOpenAI
     azure_model = azure_class(
         azure_endpoint=settings.azure_openai_endpoint,
         azure_deployment=settings.azure_openai_deployment,
         api_version=settings.openai_api_version,
         api_key=settings.azure_openai_api_key,
-        timeout=settings.llm_timeout_seconds,
-        max_retries=settings.llm_max_retries,
-        stream_usage=True,
-        temperature=0,
-        http_async_client=client,
+        **common,
     )
     return ChatModel(azure_model, "azure", settings.azure_openai_deployment, client)
 

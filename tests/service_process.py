@@ -28,6 +28,19 @@ def clean_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def openai_env(database_url: str, base_url: str, secret: str, **overrides: str) -> dict[str, str]:
+    """The service on a test database, talking to the OpenAI-compatible test server."""
+    return clean_env(
+        APP_ENV="test",
+        FASTAPI_JWT_SECRET=secret,
+        DATABASE_URL=database_url,
+        LLM_PROVIDER="openai",
+        OPENAI_BASE_URL=base_url,
+        OPENAI_API_KEY="test-key",
+        **overrides,
+    )
+
+
 class ServiceProcess:
     def __init__(
         self, env: dict[str, str], log_path: Path, extra_args: tuple[str, ...] = ()

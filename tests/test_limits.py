@@ -16,7 +16,7 @@ from tests.conftest import (
     sign,
 )
 from tests.openai_server import OpenAIServer, Script
-from tests.service_process import ServiceProcess, clean_env
+from tests.service_process import ServiceProcess, openai_env
 from tests.test_stream import ANSWER_TOKENS, DOCUMENT
 
 
@@ -74,15 +74,7 @@ async def test_org_concurrency_holds_across_two_workers(
 async def test_org_concurrency_holds_in_a_real_two_worker_process(
     database_url: str, upstream: OpenAIServer, tmp_path: Path
 ) -> None:
-    env = clean_env(
-        APP_ENV="test",
-        FASTAPI_JWT_SECRET=TEST_SECRET,
-        DATABASE_URL=database_url,
-        LLM_PROVIDER="openai",
-        OPENAI_BASE_URL=upstream.base_url,
-        OPENAI_API_KEY="test-key",
-        ORG_MAX_CONCURRENT_STREAMS="2",
-    )
+    env = openai_env(database_url, upstream.base_url, TEST_SECRET, ORG_MAX_CONCURRENT_STREAMS="2")
     upstream.default_script = Script(tokens=ANSWER_TOKENS, delay=1.5 / len(ANSWER_TOKENS))
     org = f"org-{uuid.uuid4().hex[:8]}"
     with ServiceProcess(env, tmp_path / "server.log", ("--workers", "2")) as service:

@@ -11,22 +11,14 @@ import httpx
 from app.schemas import AnalysisStatus
 from tests.conftest import TEST_SECRET, bearer, claims_for, sign
 from tests.openai_server import OpenAIServer, Script
-from tests.service_process import ServiceProcess, clean_env
+from tests.service_process import ServiceProcess, openai_env
 from tests.test_stream import ANSWER_TOKENS, DOCUMENT, sse_events, wait_row
 
 
 async def test_sigterm_drains_open_streams_and_exits_in_time(
     database_url: str, upstream: OpenAIServer, tmp_path: Path
 ) -> None:
-    env = clean_env(
-        APP_ENV="test",
-        FASTAPI_JWT_SECRET=TEST_SECRET,
-        DATABASE_URL=database_url,
-        LLM_PROVIDER="openai",
-        OPENAI_BASE_URL=upstream.base_url,
-        OPENAI_API_KEY="test-key",
-        SHUTDOWN_DRAIN_SECONDS="2",
-    )
+    env = openai_env(database_url, upstream.base_url, TEST_SECRET, SHUTDOWN_DRAIN_SECONDS="2")
     # The first stream finishes within the drain budget; the others would take a minute.
     upstream.script(Script(tokens=ANSWER_TOKENS, delay=1.5 / len(ANSWER_TOKENS)))
     upstream.default_script = Script(tokens=ANSWER_TOKENS, delay=0.5)

@@ -3,17 +3,18 @@
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jose import jwt
 from jose.exceptions import ExpiredSignatureError, JWTClaimsError
-from sqlalchemy import delete
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
-from app.db import SessionMaker, sessionmaker_of
+from app.db import SessionMaker, engine_of
 from app.errors import unauthorized
 from app.models import UsedJti, utcnow
 from app.schemas import TokenPayload
@@ -100,16 +101,17 @@ def _reason(exc: Exception) -> str:
     return "malformed token"
 
 
-async def consume_jti(sessionmaker: SessionMaker, jti: str, exp: float) -> bool:
+_INSERT_JTI = insert(cast(Table, UsedJti.__table__))
+
+
+async def consume_jti(engine: AsyncEngine, jti: str, exp: float) -> bool:
     """Record a token id as used; False when it was used before (a replay)."""
     expires_at = datetime.fromtimestamp(exp, UTC)
-    async with sessionmaker() as session:
-        session.add(UsedJti(jti=jti, expires_at=expires_at))
-        try:
-            await session.commit()
-        except IntegrityError:
-            await session.rollback()
-            return False
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(_INSERT_JTI, {"jti": jti, "expires_at": expires_at})
+    except IntegrityError:
+        return False
     return True
 
 
@@ -134,7 +136,7 @@ async def get_current_user(
         logger.info("token rejected: %s", exc)
         raise unauthorized(f"invalid token: {exc}") from None
     jti = claims.get("jti")
-    if jti is not None and not await consume_jti(sessionmaker_of(request), jti, claims["exp"]):
+    if jti is not None and not await consume_jti(engine_of(request), jti, claims["exp"]):
         logger.warning("token replay rejected")
         raise unauthorized("invalid token: token has already been used")
     user = TokenPayload(sub=claims["sub"], org=claims["org"], role=claims["role"])

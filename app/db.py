@@ -45,6 +45,11 @@ def create_sessionmaker(engine: AsyncEngine) -> SessionMaker:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def engine_of(request: Request) -> AsyncEngine:
+    engine: AsyncEngine = request.state.engine
+    return engine
+
+
 def sessionmaker_of(request: Request) -> SessionMaker:
     maker: SessionMaker = request.state.sessionmaker
     return maker

@@ -5,12 +5,12 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.db import SessionMaker
 from app.errors import AppError
@@ -56,26 +56,36 @@ def rate_limited(message: str, retry_after: int) -> AppError:
     )
 
 
-async def _insert_within_limits(session: AsyncSession, row: Analysis, limits: Limits) -> None:
+ANALYSES = cast(Table, Analysis.__table__)
+# Built once: per-call statement construction and cache-key generation cost more CPU than
+# the round trips themselves.
+_LOCK_ORG = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("org"), 0)))
+_INSERT = insert(ANALYSES)
+_MINE = (ANALYSES.c.sub == bindparam("sub")) & (ANALYSES.c.created_at > bindparam("window_start"))
+_COUNT = select(
+    func.count().filter(ANALYSES.c.status == AnalysisStatus.STREAMING.value),
+    func.count().filter(_MINE),
+    func.min(ANALYSES.c.created_at).filter(_MINE),
+).where(ANALYSES.c.org == bindparam("org"), ANALYSES.c.created_at > bindparam("since"))
+_FINISH = update(ANALYSES).where(
+    ANALYSES.c.id == bindparam("analysis_id"),
+    ANALYSES.c.status == AnalysisStatus.STREAMING.value,
+)
+
+
+async def _insert_within_limits(
+    connection: AsyncConnection, row: dict[str, Any], limits: Limits
+) -> None:
     """Insert, then count from the rows themselves: the limits hold across workers and replicas."""
-    now = row.created_at
-    if session.get_bind().dialect.name == "postgresql":
+    now: datetime = row["created_at"]
+    if connection.dialect.name == "postgresql":
         # Serialise the starts of one organisation; SQLite serialises all writers anyway.
-        await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(row.org, 0))))
-    values = {c.key: getattr(row, c.key) for c in Analysis.__table__.columns}
-    await session.execute(insert(Analysis).values(values))
-    live_since = now - timedelta(seconds=limits.stream_max_seconds + 60)
+        await connection.execute(_LOCK_ORG, {"org": row["org"]})
+    await connection.execute(_INSERT, row)
     window_start = now - timedelta(seconds=60)
-    mine = (Analysis.sub == row.sub) & (Analysis.created_at > window_start)
-    streaming, recent, oldest = (
-        await session.execute(
-            select(
-                func.count().filter(Analysis.status == AnalysisStatus.STREAMING.value),
-                func.count().filter(mine),
-                func.min(Analysis.created_at).filter(mine),
-            ).where(Analysis.org == row.org, Analysis.created_at > min(live_since, window_start))
-        )
-    ).one()
+    since = min(now - timedelta(seconds=limits.stream_max_seconds + 60), window_start)
+    counts = {"org": row["org"], "sub": row["sub"], "window_start": window_start, "since": since}
+    streaming, recent, oldest = (await connection.execute(_COUNT, counts)).one()
     if streaming > limits.org_max_concurrent_streams:
         raise rate_limited(
             f"your organisation already has {limits.org_max_concurrent_streams} analyses "
@@ -92,7 +102,7 @@ async def _insert_within_limits(session: AsyncSession, row: Analysis, limits: Li
 
 
 async def start_analysis(
-    sessionmaker: SessionMaker,
+    engine: AsyncEngine,
     *,
     user: TokenPayload,
     body: AnalyseRequest,
@@ -102,34 +112,33 @@ async def start_analysis(
     store_content: bool,
     limits: Limits,
 ) -> uuid.UUID:
-    row = Analysis(
-        id=uuid.uuid4(),
-        org=user.org,
-        sub=user.sub,
-        document_type=body.document_type,
-        content_sha256=hashlib.sha256(body.content.encode()).hexdigest(),
-        content_chars=len(body.content),
-        content=body.content if store_content else None,
-        status=AnalysisStatus.STREAMING,
-        provider=provider,
-        model=model,
-        request_id=request_id,
-        created_at=utcnow(),
-    )
+    analysis_id = uuid.uuid4()
+    row: dict[str, Any] = {
+        "id": analysis_id,
+        "org": user.org,
+        "sub": user.sub,
+        "document_type": body.document_type,
+        "content_sha256": hashlib.sha256(body.content.encode()).hexdigest(),
+        "content_chars": len(body.content),
+        "content": body.content if store_content else None,
+        "status": AnalysisStatus.STREAMING.value,
+        "provider": provider,
+        "model": model,
+        "request_id": request_id,
+        "created_at": utcnow(),
+    }
     try:
-        async with asyncio.timeout(DB_TIMEOUT_SECONDS), sessionmaker() as session:
-            await _insert_within_limits(session, row, limits)
-            await session.commit()
+        async with asyncio.timeout(DB_TIMEOUT_SECONDS), engine.begin() as connection:
+            await _insert_within_limits(connection, row, limits)
     except DATABASE_ERRORS:
         logger.exception("could not record the analysis")
         raise database_unavailable() from None
-    return row.id
+    return analysis_id
 
 
-async def finish_analysis(
-    sessionmaker: SessionMaker, analysis_id: uuid.UUID, outcome: Outcome
-) -> None:
+async def finish_analysis(engine: AsyncEngine, analysis_id: uuid.UUID, outcome: Outcome) -> None:
     values: dict[str, Any] = {
+        "analysis_id": analysis_id,
         "status": outcome.status.value,
         "findings": [f.model_dump(mode="json") for f in outcome.findings],
         "summary": outcome.summary,
@@ -140,15 +149,9 @@ async def finish_analysis(
         "duration_ms": outcome.duration_ms,
         "completed_at": utcnow(),
     }
-    statement = (
-        update(Analysis)
-        .where(Analysis.id == analysis_id, Analysis.status == AnalysisStatus.STREAMING.value)
-        .values(**values)
-    )
     try:
-        async with asyncio.timeout(DB_TIMEOUT_SECONDS), sessionmaker() as session:
-            await session.execute(statement)
-            await session.commit()
+        async with asyncio.timeout(DB_TIMEOUT_SECONDS), engine.begin() as connection:
+            await connection.execute(_FINISH, values)
     except DATABASE_ERRORS:
         # The sweeper marks the row `interrupted` later: it never stays `streaming` forever.
         logger.exception("could not record the outcome of analysis %s", analysis_id)

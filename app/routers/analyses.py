@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 
 from app.analysis import AnalysisRun, Completed, Event, Failed, FindingReady, Token, aclose
 from app.auth import CurrentUser
 from app.config import Settings
-from app.db import SessionDep, SessionMaker
+from app.db import SessionDep, engine_of
 from app.errors import AppError, error_responses
 from app.llm import ChatModel, ModelSlot
 from app.models import utcnow
@@ -87,7 +88,7 @@ class Started:
     events: AsyncIterator[Event]
     first: Event
     guard: StreamGuard
-    sessionmaker: SessionMaker
+    engine: AsyncEngine
     started: float
     request: Request
 
@@ -109,7 +110,7 @@ class Started:
             duration_ms=round(seconds * 1000),
         )
         self._observe(outcome, ttft, seconds)
-        task = asyncio.ensure_future(finish_analysis(self.sessionmaker, self.analysis_id, outcome))
+        task = asyncio.ensure_future(finish_analysis(self.engine, self.analysis_id, outcome))
         _background.add(task)
         task.add_done_callback(_background.discard)
         await asyncio.shield(task)
@@ -140,9 +141,9 @@ async def _start(request: Request, body: AnalyseRequest, user: CurrentUser) -> S
     started = time.monotonic()
     settings: Settings = request.state.settings
     chat = await model_of(request)
-    sessionmaker: SessionMaker = request.state.sessionmaker
+    engine = engine_of(request)
     analysis_id = await start_analysis(
-        sessionmaker,
+        engine,
         user=user,
         body=body,
         provider=chat.provider,
@@ -163,7 +164,7 @@ async def _start(request: Request, body: AnalyseRequest, user: CurrentUser) -> S
         drain=request.state.drain,
     )
     events = run.events()
-    state = Started(analysis_id, run, events, Token(""), guard, sessionmaker, started, request)
+    state = Started(analysis_id, run, events, Token(""), guard, engine, started, request)
     metrics: Metrics = request.state.metrics
     metrics.active_streams.inc()
     try:

@@ -4,17 +4,32 @@ import asyncio
 import hashlib
 import logging
 import uuid
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+    bindparam,
+    column,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.types import TypeEngine
 
 from app.db import SessionMaker
 from app.errors import AppError
-from app.models import Analysis, utcnow
+from app.models import Analysis, UTCDateTime, utcnow
 from app.schemas import AnalyseRequest, AnalysisStatus, Finding, TokenPayload
 
 logger = logging.getLogger("app.records")
@@ -59,46 +74,102 @@ def rate_limited(message: str, retry_after: int) -> AppError:
 ANALYSES = cast(Table, Analysis.__table__)
 # Built once: per-call statement construction and cache-key generation cost more CPU than
 # the round trips themselves.
-_LOCK_ORG = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("org"), 0)))
 _INSERT = insert(ANALYSES)
 _MINE = (ANALYSES.c.sub == bindparam("sub")) & (ANALYSES.c.created_at > bindparam("window_start"))
 _COUNT = select(
     func.count().filter(ANALYSES.c.status == AnalysisStatus.STREAMING.value),
     func.count().filter(_MINE),
     func.min(ANALYSES.c.created_at).filter(_MINE),
-).where(ANALYSES.c.org == bindparam("org"), ANALYSES.c.created_at > bindparam("since"))
+).where(ANALYSES.c.org == bindparam("org"), ANALYSES.c.created_at > bindparam("live_since"))
 _FINISH = update(ANALYSES).where(
     ANALYSES.c.id == bindparam("analysis_id"),
     ANALYSES.c.status == AnalysisStatus.STREAMING.value,
 )
+_START_ARGUMENTS: dict[str, TypeEngine[Any]] = {
+    "id": Uuid(),
+    "org": String(),
+    "sub": String(),
+    "document_type": String(),
+    "content_sha256": String(),
+    "content_chars": Integer(),
+    "content": Text(),
+    "provider": String(),
+    "model": String(),
+    "request_id": String(),
+    "created_at": UTCDateTime(),
+    "live_since": UTCDateTime(),
+    "window_start": UTCDateTime(),
+    "max_streaming": Integer(),
+    "max_per_minute": Integer(),
+}
+# The PostgreSQL function of migration 0002: lock, count and insert in one round trip.
+_START_ON_POSTGRESQL = func.start_analysis_within_limits(
+    *(bindparam(name, type_=type_) for name, type_ in _START_ARGUMENTS.items())
+).table_valued(
+    column("inserted", Boolean),
+    column("streaming", Integer),
+    column("recent", Integer),
+    column("oldest", UTCDateTime),
+)
+_START = select(*_START_ON_POSTGRESQL.c)
 
 
-async def _insert_within_limits(
-    connection: AsyncConnection, row: dict[str, Any], limits: Limits
-) -> None:
-    """Insert, then count from the rows themselves: the limits hold across workers and replicas."""
-    now: datetime = row["created_at"]
-    if connection.dialect.name == "postgresql":
-        # Serialise the starts of one organisation; SQLite serialises all writers anyway.
-        await connection.execute(_LOCK_ORG, {"org": row["org"]})
-    await connection.execute(_INSERT, row)
-    window_start = now - timedelta(seconds=60)
-    since = min(now - timedelta(seconds=limits.stream_max_seconds + 60), window_start)
-    counts = {"org": row["org"], "sub": row["sub"], "window_start": window_start, "since": since}
-    streaming, recent, oldest = (await connection.execute(_COUNT, counts)).one()
-    if streaming > limits.org_max_concurrent_streams:
-        raise rate_limited(
+def single_statement(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
+    """A connection for one statement: on PostgreSQL without the BEGIN and COMMIT round trips
+    (aiosqlite pays a thread hop to switch modes, more than it saves)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT").connect()
+    return engine.begin()
+
+
+def _refusal(
+    limits: Limits, streaming: int, recent: int, oldest: datetime | None
+) -> AppError | None:
+    """Why a new start is refused, from the counts of the organisation's and user's other rows."""
+    if streaming >= limits.org_max_concurrent_streams:
+        return rate_limited(
             f"your organisation already has {limits.org_max_concurrent_streams} analyses "
             "streaming; retry when one finishes",
             5,
         )
-    if recent > limits.user_requests_per_minute:
-        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-        retry_after = 60 - (now - oldest).total_seconds()
-        raise rate_limited(
+    if recent >= limits.user_requests_per_minute:
+        retry_after = 60.0
+        if oldest is not None:
+            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+            retry_after = 60 - (utcnow() - oldest).total_seconds()
+        return rate_limited(
             f"at most {limits.user_requests_per_minute} analyses per minute per user",
             int(retry_after) + 1,
         )
+    return None
+
+
+async def _start_on_postgresql(
+    engine: AsyncEngine, row: dict[str, Any], window: dict[str, Any], limits: Limits
+) -> None:
+    arguments = {
+        **row,
+        **window,
+        "max_streaming": limits.org_max_concurrent_streams,
+        "max_per_minute": limits.user_requests_per_minute,
+    }
+    async with single_statement(engine) as connection:
+        inserted, streaming, recent, oldest = (await connection.execute(_START, arguments)).one()
+    if not inserted:
+        raise _refusal(limits, streaming, recent, oldest) or rate_limited("limit reached", 5)
+
+
+async def _start_on_sqlite(
+    engine: AsyncEngine, row: dict[str, Any], window: dict[str, Any], limits: Limits
+) -> None:
+    """Insert first: the write lock it takes serialises the starts of every worker."""
+    async with engine.begin() as connection:
+        await connection.execute(_INSERT, {**row, "status": AnalysisStatus.STREAMING.value})
+        streaming, recent, oldest = (await connection.execute(_COUNT, {**row, **window})).one()
+        # Both counts include the row just inserted.
+        refusal = _refusal(limits, streaming - 1, recent - 1, oldest)
+        if refusal is not None:
+            raise refusal
 
 
 async def start_analysis(
@@ -112,7 +183,13 @@ async def start_analysis(
     store_content: bool,
     limits: Limits,
 ) -> uuid.UUID:
+    """Insert the `streaming` row unless the organisation's or the user's limit is reached.
+
+    The limits are counted from the rows themselves, so they hold across workers and replicas.
+    """
     analysis_id = uuid.uuid4()
+    now = utcnow()
+    window_start = now - timedelta(seconds=60)
     row: dict[str, Any] = {
         "id": analysis_id,
         "org": user.org,
@@ -121,15 +198,19 @@ async def start_analysis(
         "content_sha256": hashlib.sha256(body.content.encode()).hexdigest(),
         "content_chars": len(body.content),
         "content": body.content if store_content else None,
-        "status": AnalysisStatus.STREAMING.value,
         "provider": provider,
         "model": model,
         "request_id": request_id,
-        "created_at": utcnow(),
+        "created_at": now,
     }
+    window = {
+        "live_since": min(now - timedelta(seconds=limits.stream_max_seconds + 60), window_start),
+        "window_start": window_start,
+    }
+    start = _start_on_postgresql if engine.dialect.name == "postgresql" else _start_on_sqlite
     try:
-        async with asyncio.timeout(DB_TIMEOUT_SECONDS), engine.begin() as connection:
-            await _insert_within_limits(connection, row, limits)
+        async with asyncio.timeout(DB_TIMEOUT_SECONDS):
+            await start(engine, row, window, limits)
     except DATABASE_ERRORS:
         logger.exception("could not record the analysis")
         raise database_unavailable() from None
@@ -150,7 +231,7 @@ async def finish_analysis(engine: AsyncEngine, analysis_id: uuid.UUID, outcome: 
         "completed_at": utcnow(),
     }
     try:
-        async with asyncio.timeout(DB_TIMEOUT_SECONDS), engine.begin() as connection:
+        async with asyncio.timeout(DB_TIMEOUT_SECONDS), single_statement(engine) as connection:
             await connection.execute(_FINISH, values)
     except DATABASE_ERRORS:
         # The sweeper marks the row `interrupted` later: it never stays `streaming` forever.

@@ -1,11 +1,19 @@
 """The fast chunk path produces exactly the bytes, rows and errors of langchain-openai's stock path."""
 
+import asyncio
 import json
 import re
+import typing
+from collections.abc import Iterator
 
 import httpx
 import pytest
+import typing_extensions
+from openai._utils._transform import PropertyInfo, async_maybe_transform
+from openai.types.chat import completion_create_params
 
+from app.fast_openai import FastChatOpenAI
+from app.prompt import build_messages
 from tests.conftest import Factory, bearer, live_server, openai_settings
 from tests.openai_server import OpenAIServer, Script
 from tests.test_stream import ANSWER, DOCUMENT, chunked, wait_row
@@ -71,5 +79,36 @@ async def test_fast_path_is_byte_identical(
     # Both went through the same HTTP request shape.
     first, second = upstream.requests[-2:] if name != "status-500" else upstream.requests[:2]
     nonce = re.compile(r"DOCUMENT [0-9a-f]{32}>>>")
-    assert nonce.sub("", json.dumps(first.body)) == nonce.sub("", json.dumps(second.body))
+    stock_body, fast_body = (json.dumps(r.body, sort_keys=True) for r in (first, second))
+    assert nonce.sub("", stock_body) == nonce.sub("", fast_body)
     assert first.headers.get("authorization") == second.headers.get("authorization")
+
+
+def _property_infos(tp: object, seen: set[int]) -> Iterator[str]:
+    """Every alias or format the SDK's transform would apply anywhere inside the type `tp`."""
+    if id(tp) in seen:
+        return
+    seen.add(id(tp))
+    if typing_extensions.is_typeddict(tp):
+        for name, hint in typing.get_type_hints(tp, include_extras=True).items():
+            yield from (
+                f"{getattr(tp, '__name__', tp)}.{name}: {info}"
+                for info in _property_infos(hint, seen)
+            )
+        return
+    for argument in typing.get_args(tp):
+        if isinstance(argument, PropertyInfo):
+            if argument.alias or argument.format or argument.format_template:
+                yield repr(argument)
+        else:
+            yield from _property_infos(argument, seen)
+
+
+def test_chat_completion_params_need_no_transform() -> None:
+    """The fast path skips `async_maybe_transform`; that is only sound while it is the identity."""
+    params = completion_create_params.CompletionCreateParamsStreaming
+    assert list(_property_infos(params, set())) == []
+    model = FastChatOpenAI(model="gpt-4o", api_key="x", stream_usage=True, temperature=0)
+    messages = build_messages("Clause 1. The supplier's liability is unlimited.", "contract", "org")
+    payload = model._payload(messages, ["STOP"], True)
+    assert asyncio.run(async_maybe_transform(payload, params)) == payload

@@ -32,7 +32,10 @@ async def test_user_rate_limit(database_url: str, upstream: OpenAIServer, token:
         assert (
             await client.post("/v1/analyse", json=DOCUMENT, headers=colleague)
         ).status_code == 200
+        listed = (await client.get("/v1/analyses", headers=me)).json()["items"]
     assert refused.status_code == 429
+    # A refused start leaves no row behind.
+    assert [item["status"] for item in listed] == ["completed"] * 4
     assert 1 <= int(refused.headers["retry-after"]) <= 61
     error = refused.json()["error"]
     assert error["code"] == "rate_limited"

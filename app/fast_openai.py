@@ -36,6 +36,7 @@ from openai import AsyncStream, not_given
 from openai._base_client import make_request_options
 from openai._constants import RAW_RESPONSE_HEADER
 from openai._response import AsyncResponseContextManager
+from openai._streaming_cleanup import drain_response_async
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 _DONE = b"[DONE]"
@@ -180,6 +181,10 @@ class FastChunks:
             raw = response.http_response
             async for data in sse_data(raw.aiter_bytes()):
                 if data == _DONE:
+                    if raw.http_version == "HTTP/1.1":
+                        # Read the body to its end, as the SDK does, or the connection is not
+                        # reused: every request would pay a new TCP (and TLS) handshake.
+                        await drain_response_async(raw)
                     return
                 chunk = json.loads(data)
                 if isinstance(chunk, dict) and chunk.get("error"):

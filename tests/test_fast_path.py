@@ -112,3 +112,19 @@ def test_chat_completion_params_need_no_transform() -> None:
     messages = build_messages("Clause 1. The supplier's liability is unlimited.", "contract", "org")
     payload = model._payload(messages, ["STOP"], True)
     assert asyncio.run(async_maybe_transform(payload, params)) == payload
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "stock"])
+async def test_the_upstream_connection_is_reused(
+    database_url: str, upstream: OpenAIServer, token: Factory, fast: bool
+) -> None:
+    settings = openai_settings(database_url, upstream, llm_fast_path=fast)
+    upstream.script(SCRIPTS["answer"])
+    async with live_server(settings) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+        for _ in range(3):
+            response = await client.post(
+                "/v1/analyse/stream", json=DOCUMENT, headers=bearer(token())
+            )
+            assert response.status_code == 200
+            assert response.text.endswith("data: [DONE]\n\n")
+    assert len({request.connection_id for request in upstream.requests}) == 1

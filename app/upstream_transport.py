@@ -1,13 +1,19 @@
-"""The HTTP transport for the model client: httpcore2's, with a cheaper read timeout.
+"""The HTTP transport for the model client: httpcore2's, with a cheaper read timeout and a hold.
 
 httpcore2 wraps every socket read in `anyio.fail_after`, a cancel scope with a clock lookup and a
 timer per read: one read per streamed token. `asyncio.timeout` arms a single loop timer instead.
 Connecting, TLS and writes keep anyio's code; a read that times out is still `ReadTimeout`, so the
 SDK's retries and our error mapping see exactly what they saw before.
+
+The hold lets the SDK and LangChain build the model request while the analysis row is being
+written, and sends it only once the row is committed; a refused or failed write sends nothing.
 """
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 import anyio
 import httpcore2
@@ -17,6 +23,37 @@ from httpcore2._backends.base import AsyncNetworkStream
 from httpcore2._types import SOCKET_OPTION
 
 _READ_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream)
+
+_hold: ContextVar["asyncio.Future[Any] | None"] = ContextVar("upstream_hold", default=None)
+
+
+class RowNotWritten(BaseException):
+    """The held request's row was not written, so it is not sent.
+
+    A BaseException, like CancelledError, so that neither the SDK's retry loop nor the
+    pipeline's error mapping treat it as a failed model call.
+    """
+
+
+@contextmanager
+def hold_requests_until(write: "asyncio.Future[Any]") -> Iterator[None]:
+    """Model requests made in this context are sent once `write` has succeeded."""
+    token = _hold.set(write)
+    try:
+        yield
+    finally:
+        _hold.reset(token)
+
+
+class _HeldTransport(httpx2.AsyncHTTPTransport):
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        write = _hold.get()
+        if write is not None:
+            try:
+                await asyncio.shield(write)
+            except Exception:
+                raise RowNotWritten from None
+        return await super().handle_async_request(request)
 
 
 class _Stream(AnyIOStream):
@@ -47,7 +84,7 @@ class _Backend(AnyIOBackend):
 
 
 def upstream_transport(limits: httpx2.Limits) -> httpx2.AsyncHTTPTransport:
-    transport = httpx2.AsyncHTTPTransport(limits=limits)
+    transport = _HeldTransport(limits=limits)
     # The pool builds its connections with this backend; httpx2 has no argument for it.
     transport._pool._network_backend = _Backend()
     return transport

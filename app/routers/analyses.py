@@ -43,6 +43,7 @@ from app.schemas import (
 )
 from app.sse import SSE_HEADERS, Encoder, encoder_for
 from app.stream_guard import StreamGuard
+from app.upstream_transport import RowNotWritten, hold_requests_until
 
 if TYPE_CHECKING:
     from app.metrics import Metrics
@@ -81,9 +82,9 @@ async def model_of(request: Request) -> ChatModel:
 
 @dataclass(slots=True)
 class Started:
-    """An analysis whose row exists and whose model has produced its first event."""
+    """An analysis whose row is being written or exists, and whose model was called."""
 
-    analysis_id: uuid.UUID
+    write: "asyncio.Future[uuid.UUID]"
     run: AnalysisRun
     events: AsyncIterator[Event]
     first: Event
@@ -92,10 +93,23 @@ class Started:
     started: float
     request: Request
 
+    @property
+    def analysis_id(self) -> uuid.UUID:
+        return self.write.result()
+
     async def finish(self, status: AnalysisStatus, error_code: str | None = None) -> None:
-        """Close upstream and record the outcome; the write survives a second cancellation."""
+        """Close upstream and record the outcome; the write survives a second cancellation.
+
+        Raises the row's own error (429, 503) when it was never written: there is nothing to
+        record, and that error is the answer.
+        """
         await self.guard.close()
         await aclose(self.events)
+        try:
+            await asyncio.shield(self.write)
+        except Exception:
+            self.request.state.metrics.active_streams.dec()
+            raise
         run = self.run
         seconds = time.monotonic() - self.started
         ttft = run.first_token_at - self.started if run.first_token_at else None
@@ -137,25 +151,36 @@ class Started:
 
 
 async def _start(request: Request, body: AnalyseRequest, user: CurrentUser) -> Started | None:
-    """Insert the row, call the model and wait for its first event (None: the client left)."""
+    """Write the row, call the model and wait for its first event (None: the client left).
+
+    The row is written while the model request is built; the request is sent once the row is
+    committed, so a refused start never reaches the model.
+    """
     started = time.monotonic()
     settings: Settings = request.state.settings
     chat = await model_of(request)
     engine = engine_of(request)
-    analysis_id = await start_analysis(
-        engine,
-        user=user,
-        body=body,
-        provider=chat.provider,
-        model=chat.name,
-        request_id=request_id_of(request),
-        store_content=settings.store_document_content,
-        limits=Limits(
-            settings.org_max_concurrent_streams,
-            settings.user_requests_per_minute,
-            settings.stream_max_seconds,
-        ),
+    write = asyncio.ensure_future(
+        start_analysis(
+            engine,
+            user=user,
+            body=body,
+            provider=chat.provider,
+            model=chat.name,
+            request_id=request_id_of(request),
+            store_content=settings.store_document_content,
+            limits=Limits(
+                settings.org_max_concurrent_streams,
+                settings.user_requests_per_minute,
+                settings.stream_max_seconds,
+            ),
+        )
     )
+    if chat.http_client is None:
+        # An in-process model cannot be held back: the row comes first.
+        await write
+    else:
+        await asyncio.sleep(0)  # let the write reach the database before the request is built
     run = AnalysisRun(chat, build_messages(body.content, body.document_type, user.org))
     guard = StreamGuard(
         request.receive,
@@ -164,12 +189,16 @@ async def _start(request: Request, body: AnalyseRequest, user: CurrentUser) -> S
         drain=request.state.drain,
     )
     events = run.events()
-    state = Started(analysis_id, run, events, Token(""), guard, engine, started, request)
+    state = Started(write, run, events, Token(""), guard, engine, started, request)
     metrics: Metrics = request.state.metrics
     metrics.active_streams.inc()
     try:
         async with asyncio.timeout(settings.first_token_timeout_seconds):
-            state.first = await anext(events)
+            # The request is built while the row is written, and sent once it is committed.
+            with hold_requests_until(write):
+                state.first = await anext(events)
+    except RowNotWritten:
+        state.first = Failed("row_not_written", "the analysis row was not written", 503, True)
     except TimeoutError:
         timeout = settings.first_token_timeout_seconds
         state.first = Failed("upstream_timeout", f"no first token within {timeout:g}s", 504, True)

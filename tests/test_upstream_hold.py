@@ -1,0 +1,58 @@
+"""The model request is built while the row is written, and sent only once the row is committed."""
+
+import asyncio
+import uuid
+
+import httpx2
+import pytest
+
+from app.errors import AppError
+from app.upstream_transport import RowNotWritten, hold_requests_until, upstream_transport
+from tests.openai_server import OpenAIServer, Script
+
+BODY = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+
+async def test_a_held_request_waits_for_the_row(upstream: OpenAIServer) -> None:
+    upstream.script(Script(tokens=["ok"]))
+    write: asyncio.Future[uuid.UUID] = asyncio.get_running_loop().create_future()
+    async with httpx2.AsyncClient(transport=upstream_transport(httpx2.Limits())) as client:
+        with hold_requests_until(write):
+            pending = asyncio.ensure_future(
+                client.post(f"{upstream.base_url}/chat/completions", json=BODY)
+            )
+        await asyncio.sleep(0.2)
+        assert not pending.done()
+        assert upstream.requests == []
+        write.set_result(uuid.uuid4())
+        response = await pending
+        # Outside the context nothing is held.
+        again = await client.post(f"{upstream.base_url}/chat/completions", json=BODY)
+    assert response.status_code == again.status_code == 200
+    assert '"content":"ok"' in response.text
+    assert len(upstream.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        AppError(429, "rate_limited", "at most 3 analyses per minute per user"),
+        AppError(503, "database_unavailable", "the database is unavailable"),
+    ],
+    ids=["refused", "database-down"],
+)
+async def test_a_row_that_was_not_written_sends_nothing(
+    upstream: OpenAIServer, error: AppError
+) -> None:
+    write: asyncio.Future[uuid.UUID] = asyncio.get_running_loop().create_future()
+    async with httpx2.AsyncClient(transport=upstream_transport(httpx2.Limits())) as client:
+        with hold_requests_until(write):
+            pending = asyncio.ensure_future(
+                client.post(f"{upstream.base_url}/chat/completions", json=BODY)
+            )
+        await asyncio.sleep(0.05)
+        write.set_exception(error)
+        with pytest.raises(RowNotWritten):
+            await pending
+    assert write.exception() is error
+    assert upstream.requests == []

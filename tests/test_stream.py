@@ -501,7 +501,8 @@ async def test_retries_happen_before_the_first_token_only(
 async def test_a_stalled_upstream_read_times_out(
     database_url: str, upstream: OpenAIServer, token: Factory
 ) -> None:
-    # The model client's read timeout bounds a stall mid-stream (one timer per read).
+    # The model client's read timeout bounds a stall mid-stream (a deadline per read, one timer
+    # per connection).
     settings = openai_settings(database_url, upstream, llm_timeout_seconds=0.5)
     upstream.script(Script(tokens=ANSWER_TOKENS, hang_after=3))
     async with live_server(settings) as base_url, httpx.AsyncClient(base_url=base_url) as client:

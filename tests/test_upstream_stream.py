@@ -1,0 +1,142 @@
+"""The model client's own sockets (app/upstream_stream.py) on asyncio and uvloop, plain and TLS."""
+
+import asyncio
+import ssl
+import subprocess
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import httpcore2
+import httpx2
+import pytest
+import uvloop
+
+from app.upstream_stream import AsyncioBackend
+from tests.openai_server import OpenAIServer, Script
+
+BODY = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+LOOPS: dict[str, Callable[[Coroutine[Any, Any, None]], None]] = {
+    "asyncio": asyncio.run,
+    "uvloop": uvloop.run,
+}
+
+
+def client(verify: ssl.SSLContext | bool = True, timeout: float = 5.0) -> httpx2.AsyncClient:
+    transport = httpx2.AsyncHTTPTransport(verify=verify)
+    transport._pool._network_backend = AsyncioBackend()
+    return httpx2.AsyncClient(transport=transport, timeout=timeout)
+
+
+async def stream(http: httpx2.AsyncClient, url: str) -> str:
+    async with http.stream("POST", f"{url}/chat/completions", json=BODY) as response:
+        assert response.status_code == 200
+        return "".join([text async for text in response.aiter_text()])
+
+
+@pytest.fixture(scope="module")
+def server() -> Any:
+    with OpenAIServer() as openai:
+        yield openai
+
+
+@pytest.mark.parametrize("loop", list(LOOPS))
+def test_streams_reuse_one_connection(server: OpenAIServer, loop: str) -> None:
+    server.reset()
+    server.default_script = Script(tokens=["alpha", "beta", "gamma"])
+
+    async def scenario() -> None:
+        async with client() as http:
+            bodies = [await stream(http, server.base_url) for _ in range(3)]
+        for body in bodies:
+            assert '"content":"alpha"' in body
+            assert body.rstrip().endswith("data: [DONE]")
+
+    LOOPS[loop](scenario())
+    assert len({request.connection_id for request in server.requests}) == 1
+
+
+@pytest.mark.parametrize("loop", list(LOOPS))
+def test_a_stalled_read_times_out(server: OpenAIServer, loop: str) -> None:
+    server.reset()
+    server.default_script = Script(tokens=["alpha", "beta", "gamma"], hang_after=1)
+
+    async def scenario() -> None:
+        async with client(timeout=0.3) as http:
+            started = time.monotonic()
+            with pytest.raises(httpx2.ReadTimeout):
+                await stream(http, server.base_url)
+            assert time.monotonic() - started < 2
+
+    LOOPS[loop](scenario())
+    assert server.requests[-1].wait_disconnected(2.0)
+
+
+@pytest.mark.parametrize("loop", list(LOOPS))
+def test_connection_refused_is_a_connect_error(loop: str) -> None:
+    async def scenario() -> None:
+        with pytest.raises(httpcore2.ConnectError):
+            await AsyncioBackend().connect_tcp("127.0.0.1", 1, timeout=2)
+
+    LOOPS[loop](scenario())
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+async def tls_front(upstream_port: int, cert: Path, key: Path) -> asyncio.Server:
+    """A TLS terminator in front of the test server, as a TLS-speaking upstream."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
+
+
+@pytest.mark.parametrize("loop", list(LOOPS))
+def test_tls(server: OpenAIServer, certificate: tuple[Path, Path], loop: str) -> None:
+    server.reset()
+    server.default_script = Script(tokens=["alpha", "beta", "gamma"])
+    cert, key = certificate
+    upstream_port = int(server.base_url.split(":")[-1].split("/")[0])
+
+    async def scenario() -> None:
+        front = await tls_front(upstream_port, cert, key)
+        port = front.sockets[0].getsockname()[1]
+        trusted = ssl.create_default_context(cafile=str(cert))
+        try:
+            async with client(verify=trusted) as http:
+                bodies = [await stream(http, f"https://localhost:{port}/v1") for _ in range(2)]
+            for body in bodies:
+                assert '"content":"gamma"' in body
+            async with client() as untrusting:
+                with pytest.raises(httpx2.ConnectError):
+                    await stream(untrusting, f"https://localhost:{port}/v1")
+        finally:
+            front.close()
+
+    LOOPS[loop](scenario())
+    assert len(server.requests) == 2

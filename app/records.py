@@ -20,11 +20,14 @@ from sqlalchemy import (
     column,
     func,
     insert,
+    literal,
     select,
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 from sqlalchemy.types import TypeEngine
 
 from app.db import SessionMaker
@@ -74,7 +77,6 @@ def rate_limited(message: str, retry_after: int) -> AppError:
 ANALYSES = cast(Table, Analysis.__table__)
 # Built once: per-call statement construction and cache-key generation cost more CPU than
 # the round trips themselves.
-_INSERT = insert(ANALYSES)
 _MINE = (ANALYSES.c.sub == bindparam("sub")) & (ANALYSES.c.created_at > bindparam("window_start"))
 _COUNT = select(
     func.count().filter(ANALYSES.c.status == AnalysisStatus.STREAMING.value),
@@ -112,6 +114,32 @@ _START_ON_POSTGRESQL = func.start_analysis_within_limits(
     column("oldest", UTCDateTime),
 )
 _START = select(*_START_ON_POSTGRESQL.c)
+_ROW_COLUMNS = [name for name in _START_ARGUMENTS if name in ANALYSES.c]
+
+
+def _count(*conditions: ColumnElement[bool]) -> ScalarSelect[int]:
+    return select(func.count()).where(*conditions).scalar_subquery()
+
+
+_INSERT_WITHIN_LIMITS = insert(ANALYSES).from_select(
+    [*_ROW_COLUMNS, "status"],
+    select(
+        *(bindparam(name, type_=_START_ARGUMENTS[name]) for name in _ROW_COLUMNS),
+        literal(AnalysisStatus.STREAMING.value),
+    ).where(
+        _count(
+            ANALYSES.c.org == bindparam("org"),
+            ANALYSES.c.status == AnalysisStatus.STREAMING.value,
+            ANALYSES.c.created_at > bindparam("live_since"),
+        )
+        < bindparam("max_streaming"),
+        _count(
+            ANALYSES.c.org == bindparam("org"),
+            _MINE,
+        )
+        < bindparam("max_per_minute"),
+    ),
+)
 
 
 def single_statement(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
@@ -162,14 +190,20 @@ async def _start_on_postgresql(
 async def _start_on_sqlite(
     engine: AsyncEngine, row: dict[str, Any], window: dict[str, Any], limits: Limits
 ) -> None:
-    """Insert first: the write lock it takes serialises the starts of every worker."""
+    """One INSERT ... SELECT ... WHERE under limits: a write statement takes SQLite's write lock
+    before it reads, so it serialises the starts of every worker like the PostgreSQL lock."""
+    arguments = {
+        **row,
+        **window,
+        "max_streaming": limits.org_max_concurrent_streams,
+        "max_per_minute": limits.user_requests_per_minute,
+    }
     async with engine.begin() as connection:
-        await connection.execute(_INSERT, {**row, "status": AnalysisStatus.STREAMING.value})
-        streaming, recent, oldest = (await connection.execute(_COUNT, {**row, **window})).one()
-        # Both counts include the row just inserted.
-        refusal = _refusal(limits, streaming - 1, recent - 1, oldest)
-        if refusal is not None:
-            raise refusal
+        inserted = (await connection.execute(_INSERT_WITHIN_LIMITS, arguments)).rowcount
+        if not inserted:
+            streaming, recent, oldest = (await connection.execute(_COUNT, arguments)).one()
+    if not inserted:
+        raise _refusal(limits, streaming, recent, oldest) or rate_limited("limit reached", 5)
 
 
 async def start_analysis(

@@ -132,6 +132,26 @@ def _big_row(name: str, result: dict[str, Any] | None) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _rounds(apps: dict[str, dict[str, Any]]) -> list[str]:
+    lines = []
+    for label, scenario, metric in (
+        ("CPU µs/token, paced", "paced", "cpu_us_per_token"),
+        ("TTFT p50 ms, C=1", "single", "ttft_p50_ms"),
+    ):
+        runs = {
+            name: app[scenario].get(f"{metric}_rounds")
+            for name, app in apps.items()
+            if isinstance(app.get(scenario), dict)
+        }
+        if any(len(values or ()) > 1 for values in runs.values()):
+            cells = "; ".join(
+                f"{name} {' / '.join(_fmt(v) for v in values or ())}"
+                for name, values in runs.items()
+            )
+            lines.append(f"- Rounds, {label}: {cells}.")
+    return [*lines, ""] if lines else []
+
+
 def render(results: dict[str, Any], command: str, markers: bool = True) -> str:
     apps: dict[str, dict[str, Any]] = {
         name: {**result, "cold_start": results["cold_start"].get(name)}
@@ -180,10 +200,13 @@ def render(results: dict[str, Any], command: str, markers: bool = True) -> str:
             "each; the client closes 50 ms after the upstream got the request (before) or after "
             "the 3rd token (after); latency = upstream saw its connection close − client closed. "
             f"Cold start: median of {plan['cold_runs']} runs, process start to first "
-            "`/health` 200.",
+            f"`/health` 200. Paced and C=1 ran in {plan.get('rounds', 1)} rounds with the apps "
+            "interleaved; the table shows each app's median round (memory per stream: the first "
+            "round, each process's first burst).",
             "",
             *lines,
             "",
+            *_rounds(apps),
             f"{plan['big_streams']} concurrent paced streams (product only, started over "
             f"{plan['big_ramp']:g} s):",
             "",

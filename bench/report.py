@@ -3,6 +3,7 @@
 import json
 import os
 import platform
+import statistics
 import sys
 from collections.abc import Callable
 from importlib import metadata
@@ -119,6 +120,25 @@ def _ratio(product: float | None, reference: float | None) -> str:
     return f"{product / reference:.2f}x"
 
 
+# Rows measured in interleaved rounds: the ratio is the median of the per-round ratios, each
+# product round against the reference round run just before it.
+PAIRED = {
+    "CPU µs/token, paced": ("paced", "cpu_us_per_token"),
+    "TTFT p50 ms, C=1": ("single", "ttft_p50_ms"),
+    "TTFT p99 ms, C=1": ("single", "ttft_p99_ms"),
+}
+
+
+def _paired_ratio(
+    product: dict[str, Any], reference: dict[str, Any], scenario: str, metric: str
+) -> str:
+    mine = (product.get(scenario) or {}).get(f"{metric}_rounds") or []
+    theirs = (reference.get(scenario) or {}).get(f"{metric}_rounds") or []
+    if len(mine) != len(theirs) or len(mine) < 2 or not all(theirs):
+        return _ratio(_get(scenario, metric)(product), _get(scenario, metric)(reference))
+    return f"{statistics.median(m / t for m, t in zip(mine, theirs, strict=True)):.2f}x"
+
+
 def _big_row(name: str, result: dict[str, Any] | None) -> str:
     if not result:
         return f"| {name} | – | – | – | – |"
@@ -167,13 +187,12 @@ def render(results: dict[str, Any], command: str, markers: bool = True) -> str:
     for label, get, target in ROWS:
         ref_value = get(reference)
         values = [get(apps[p]) for p in products]
-        cells = [
-            label,
-            _fmt(ref_value),
-            *(_fmt(v) for v in values),
-            *(_ratio(v, ref_value) for v in values),
-            target,
+        paired = PAIRED.get(label)
+        ratios = [
+            _paired_ratio(apps[p], reference, *paired) if paired else _ratio(v, ref_value)
+            for p, v in zip(products, values, strict=True)
         ]
+        cells = [label, _fmt(ref_value), *(_fmt(v) for v in values), *ratios, target]
         lines.append("| " + " | ".join(cells) + " |")
     failures = {
         f"{name}/{scenario}": result["failures"]
@@ -201,8 +220,9 @@ def render(results: dict[str, Any], command: str, markers: bool = True) -> str:
             "the 3rd token (after); latency = upstream saw its connection close − client closed. "
             f"Cold start: median of {plan['cold_runs']} runs, process start to first "
             f"`/health` 200. Paced and C=1 ran in {plan.get('rounds', 1)} rounds with the apps "
-            "interleaved; the table shows each app's median round (memory per stream: the first "
-            "round, each process's first burst).",
+            "interleaved; the table shows each app's median, and their ratios are the median of "
+            "the per-round ratios (memory per stream: the first round, each process's first "
+            "burst).",
             "",
             *lines,
             "",

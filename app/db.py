@@ -11,14 +11,18 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
 
 SessionMaker = async_sessionmaker[AsyncSession]
 
 
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_timeout=30)
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, pool_timeout=30, pool_reset_on_return=None
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "reset", _sqlite_reset)
         return engine
     return create_async_engine(
         url,
@@ -39,6 +43,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_reset(dbapi_connection: Any, record: ConnectionPoolEntry, _state: Any) -> None:
+    # The pool's default reset is a rollback on every check-in: one more aiosqlite thread hop
+    # after each commit, on the path of every analysis start. Only an open transaction needs it.
+    if record.driver_connection is not None and record.driver_connection.in_transaction:
+        dbapi_connection.rollback()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> SessionMaker:

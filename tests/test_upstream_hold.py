@@ -13,14 +13,21 @@ from tests.openai_server import OpenAIServer, Script
 BODY = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 
 
+def held_post(
+    client: httpx2.AsyncClient, upstream: OpenAIServer, write: "asyncio.Future[uuid.UUID]"
+) -> "asyncio.Future[httpx2.Response]":
+    """A model request made under the hold (the task copies the context when it is created)."""
+    with hold_requests_until(write):
+        return asyncio.ensure_future(
+            client.post(f"{upstream.base_url}/chat/completions", json=BODY)
+        )
+
+
 async def test_a_held_request_waits_for_the_row(upstream: OpenAIServer) -> None:
     upstream.script(Script(tokens=["ok"]))
     write: asyncio.Future[uuid.UUID] = asyncio.get_running_loop().create_future()
     async with httpx2.AsyncClient(transport=upstream_transport(httpx2.Limits())) as client:
-        with hold_requests_until(write):
-            pending = asyncio.ensure_future(
-                client.post(f"{upstream.base_url}/chat/completions", json=BODY)
-            )
+        pending = held_post(client, upstream, write)
         await asyncio.sleep(0.2)
         assert not pending.done()
         assert upstream.requests == []
@@ -46,10 +53,7 @@ async def test_a_row_that_was_not_written_sends_nothing(
 ) -> None:
     write: asyncio.Future[uuid.UUID] = asyncio.get_running_loop().create_future()
     async with httpx2.AsyncClient(transport=upstream_transport(httpx2.Limits())) as client:
-        with hold_requests_until(write):
-            pending = asyncio.ensure_future(
-                client.post(f"{upstream.base_url}/chat/completions", json=BODY)
-            )
+        pending = held_post(client, upstream, write)
         await asyncio.sleep(0.05)
         write.set_exception(error)
         with pytest.raises(RowNotWritten):

@@ -6,7 +6,7 @@ import logging
 import uuid
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -161,10 +161,7 @@ def _refusal(
             5,
         )
     if recent >= limits.user_requests_per_minute:
-        retry_after = 60.0
-        if oldest is not None:
-            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-            retry_after = 60 - (utcnow() - oldest).total_seconds()
+        retry_after = 60 - (utcnow() - oldest).total_seconds() if oldest else 60.0
         return rate_limited(
             f"at most {limits.user_requests_per_minute} analyses per minute per user",
             int(retry_after) + 1,
@@ -172,38 +169,23 @@ def _refusal(
     return None
 
 
-async def _start_on_postgresql(
-    engine: AsyncEngine, row: dict[str, Any], window: dict[str, Any], limits: Limits
-) -> None:
-    arguments = {
-        **row,
-        **window,
-        "max_streaming": limits.org_max_concurrent_streams,
-        "max_per_minute": limits.user_requests_per_minute,
-    }
+Counts = tuple[bool, int, int, datetime | None]  # inserted, streaming, recent, oldest
+
+
+async def _start_on_postgresql(engine: AsyncEngine, arguments: dict[str, Any]) -> Counts:
     async with single_statement(engine) as connection:
         inserted, streaming, recent, oldest = (await connection.execute(_START, arguments)).one()
-    if not inserted:
-        raise _refusal(limits, streaming, recent, oldest) or rate_limited("limit reached", 5)
+    return inserted, streaming, recent, oldest
 
 
-async def _start_on_sqlite(
-    engine: AsyncEngine, row: dict[str, Any], window: dict[str, Any], limits: Limits
-) -> None:
+async def _start_on_sqlite(engine: AsyncEngine, arguments: dict[str, Any]) -> Counts:
     """One INSERT ... SELECT ... WHERE under limits: a write statement takes SQLite's write lock
     before it reads, so it serialises the starts of every worker like the PostgreSQL lock."""
-    arguments = {
-        **row,
-        **window,
-        "max_streaming": limits.org_max_concurrent_streams,
-        "max_per_minute": limits.user_requests_per_minute,
-    }
     async with engine.begin() as connection:
-        inserted = (await connection.execute(_INSERT_WITHIN_LIMITS, arguments)).rowcount
-        if not inserted:
-            streaming, recent, oldest = (await connection.execute(_COUNT, arguments)).one()
-    if not inserted:
-        raise _refusal(limits, streaming, recent, oldest) or rate_limited("limit reached", 5)
+        if (await connection.execute(_INSERT_WITHIN_LIMITS, arguments)).rowcount:
+            return True, 0, 0, None
+        streaming, recent, oldest = (await connection.execute(_COUNT, arguments)).one()
+    return False, streaming, recent, oldest
 
 
 async def start_analysis(
@@ -224,7 +206,7 @@ async def start_analysis(
     analysis_id = uuid.uuid4()
     now = utcnow()
     window_start = now - timedelta(seconds=60)
-    row: dict[str, Any] = {
+    arguments: dict[str, Any] = {
         "id": analysis_id,
         "org": user.org,
         "sub": user.sub,
@@ -236,18 +218,20 @@ async def start_analysis(
         "model": model,
         "request_id": request_id,
         "created_at": now,
-    }
-    window = {
         "live_since": min(now - timedelta(seconds=limits.stream_max_seconds + 60), window_start),
         "window_start": window_start,
+        "max_streaming": limits.org_max_concurrent_streams,
+        "max_per_minute": limits.user_requests_per_minute,
     }
     start = _start_on_postgresql if engine.dialect.name == "postgresql" else _start_on_sqlite
     try:
         async with asyncio.timeout(DB_TIMEOUT_SECONDS):
-            await start(engine, row, window, limits)
+            inserted, streaming, recent, oldest = await start(engine, arguments)
     except DATABASE_ERRORS:
         logger.exception("could not record the analysis")
         raise database_unavailable() from None
+    if not inserted:
+        raise _refusal(limits, streaming, recent, oldest) or rate_limited("limit reached", 5)
     return analysis_id
 
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 
 from app.analysis import AnalysisRun, Completed, Event, Failed, FindingReady, Token, aclose
@@ -89,7 +88,6 @@ class Started:
     events: AsyncIterator[Event]
     first: Event
     guard: StreamGuard
-    engine: AsyncEngine
     started: float
     request: Request
 
@@ -124,7 +122,9 @@ class Started:
             duration_ms=round(seconds * 1000),
         )
         self._observe(outcome, ttft, seconds)
-        task = asyncio.ensure_future(finish_analysis(self.engine, self.analysis_id, outcome))
+        task = asyncio.ensure_future(
+            finish_analysis(engine_of(self.request), self.analysis_id, outcome)
+        )
         _background.add(task)
         task.add_done_callback(_background.discard)
         await asyncio.shield(task)
@@ -159,10 +159,9 @@ async def _start(request: Request, body: AnalyseRequest, user: CurrentUser) -> S
     started = time.monotonic()
     settings: Settings = request.state.settings
     chat = await model_of(request)
-    engine = engine_of(request)
     write = asyncio.ensure_future(
         start_analysis(
-            engine,
+            engine_of(request),
             user=user,
             body=body,
             provider=chat.provider,
@@ -189,7 +188,7 @@ async def _start(request: Request, body: AnalyseRequest, user: CurrentUser) -> S
         drain=request.state.drain,
     )
     events = run.events()
-    state = Started(write, run, events, Token(""), guard, engine, started, request)
+    state = Started(write, run, events, Token(""), guard, started, request)
     metrics: Metrics = request.state.metrics
     metrics.active_streams.inc()
     try:

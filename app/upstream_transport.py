@@ -5,6 +5,7 @@ written, and sends it only once the row is committed; a refused or failed write 
 """
 
 import asyncio
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -46,8 +47,10 @@ class _HeldTransport(httpx2.AsyncHTTPTransport):
         return await super().handle_async_request(request)
 
 
-def upstream_transport(limits: httpx2.Limits) -> httpx2.AsyncHTTPTransport:
-    transport = _HeldTransport(limits=limits)
+def upstream_transport(
+    limits: httpx2.Limits, verify: ssl.SSLContext | bool = True
+) -> httpx2.AsyncHTTPTransport:
+    transport = _HeldTransport(limits=limits, verify=verify)
     # The pool builds its connections with this backend; httpx2 has no argument for it.
     transport._pool._network_backend = AsyncioBackend()
     return transport

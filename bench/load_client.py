@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.procfs import cpu_seconds, raise_open_files_limit, rss_kib  # noqa: E402
+from bench.procfs import cpu_seconds, rss_kib  # noqa: E402
 from bench.sse_client import SseConnection, StreamResult, post_request  # noqa: E402
+from tests.openai_server import raise_open_files_limit  # noqa: E402
 
 STREAM_PATH = "/v1/analyse/stream"
 HEX_ID = re.compile(r"[0-9a-f]{32}")

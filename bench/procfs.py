@@ -1,8 +1,6 @@
 """CPU time and resident memory of a process, read from /proc (Linux)."""
 
-import contextlib
 import os
-import resource
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -20,12 +18,3 @@ def rss_kib(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-def raise_open_files_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = 65536 if hard == resource.RLIM_INFINITY else hard
-    if soft != resource.RLIM_INFINITY and soft < target:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]

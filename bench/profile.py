@@ -19,12 +19,12 @@ if str(ROOT) not in sys.path:
 
 from bench.postgres import scratch_database  # noqa: E402
 from bench.processes import exit_on_signals, spawn, stop, stop_all  # noqa: E402
-from bench.procfs import raise_open_files_limit  # noqa: E402
 from bench.profile_shares import report  # noqa: E402
 from bench.report import one_line  # noqa: E402
 from bench.run import QUICK, ROOT, Bench, Plan, build_apps  # noqa: E402
 from bench.services import App, Service, migrate  # noqa: E402
 from bench.upstream import Upstream  # noqa: E402
+from tests.openai_server import raise_open_files_limit  # noqa: E402
 
 APPS = ("reference", "product-sqlite", "product-postgres")
 PY_SPY_FLAGS = ("--format", "speedscope", "--rate", "200", "--gil")

@@ -154,10 +154,7 @@ def _big_row(name: str, result: dict[str, Any] | None) -> str:
 
 def _rounds(apps: dict[str, dict[str, Any]]) -> list[str]:
     lines = []
-    for label, scenario, metric in (
-        ("CPU µs/token, paced", "paced", "cpu_us_per_token"),
-        ("TTFT p50 ms, C=1", "single", "ttft_p50_ms"),
-    ):
+    for label, (scenario, metric) in PAIRED.items():
         runs = {
             name: app[scenario].get(f"{metric}_rounds")
             for name, app in apps.items()

@@ -28,9 +28,9 @@ from bench import report  # noqa: E402
 from bench.analysis_answer import answer_tokens  # noqa: E402
 from bench.postgres import scratch_database  # noqa: E402
 from bench.processes import exit_on_signals, python, spawn, stop, stop_all  # noqa: E402
-from bench.procfs import raise_open_files_limit  # noqa: E402
 from bench.services import SECRET, App, Service, migrate, product_app, reference_app  # noqa: E402
 from bench.upstream import Upstream  # noqa: E402
+from tests.openai_server import raise_open_files_limit  # noqa: E402
 
 BIG_APPS = ("product-postgres",)
 COLD_START_APPS = ("reference", "product-sqlite")

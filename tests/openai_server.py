@@ -843,7 +843,7 @@ def _timings(index: int, req: RecordedRequest) -> dict[str, Any]:
     }
 
 
-def _raise_open_files_limit() -> None:
+def raise_open_files_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = 65536 if hard == resource.RLIM_INFINITY else hard
     if soft != resource.RLIM_INFINITY and soft < target:
@@ -928,7 +928,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true", help="keep every request in memory")
     parser.add_argument("--no-uvloop", action="store_true")
     args = parser.parse_args(argv)
-    _raise_open_files_limit()
+    raise_open_files_limit()
 
     if args.text_file is not None:
         with open(args.text_file, encoding="utf-8") as answer:

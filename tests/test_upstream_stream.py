@@ -14,6 +14,7 @@ import pytest
 import uvloop
 
 from app.upstream_stream import AsyncioBackend
+from app.upstream_transport import upstream_transport
 from tests.openai_server import OpenAIServer, Script
 
 BODY = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
@@ -24,8 +25,7 @@ LOOPS: dict[str, Callable[[Coroutine[Any, Any, None]], None]] = {
 
 
 def client(verify: ssl.SSLContext | bool = True, timeout: float = 5.0) -> httpx2.AsyncClient:
-    transport = httpx2.AsyncHTTPTransport(verify=verify)
-    transport._pool._network_backend = AsyncioBackend()
+    transport = upstream_transport(httpx2.Limits(), verify)
     return httpx2.AsyncClient(transport=transport, timeout=timeout)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.db import create_engine, create_sessionmaker
 from app.models import Analysis, utcnow
-from app.records import sweep_interrupted
+from app.analyses.repository import sweep_interrupted
 from app.schemas import AnalysisResult, AnalysisStatus
 from tests.conftest import Factory, bearer, live_server, openai_settings
 from tests.openai_server import OpenAIServer, Script

@@ -83,7 +83,7 @@ class ServiceProcess:
                 time.sleep(0.05)
         raise TimeoutError(f"service not healthy in {timeout}s:\n{self.output()}")
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while httpx.get(f"{self.base_url}/ready", timeout=5.0).status_code != 200:
             if time.monotonic() > deadline:

@@ -156,7 +156,7 @@ def test_the_installed_uvicorn_accepts_the_command(recipe: Recipe) -> None:
     assert params["loop"] == "uvloop"
     assert params["http"] == "httptools"
     assert params["proxy_headers"] is True
-    assert params["timeout_graceful_shutdown"] == 20
+    assert params["timeout_graceful_shutdown"] == 17
     # Not given on the command line, so uvicorn takes it from FORWARDED_ALLOW_IPS (below).
     assert params["forwarded_allow_ips"] is None
     with pytest.raises(click.UsageError):

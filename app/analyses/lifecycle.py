@@ -30,11 +30,15 @@ from app.schemas import AnalyseRequest, AnalysisResult, AnalysisStatus, StartEve
 from app.scope import ANALYSIS_LOG
 
 CLIENT_GONE = Failure("client_disconnected", "the client went away", 499)
+CLIENT_STALLED = Failure("client_stalled", "the client stopped reading the stream", 499)
+CLIENT_FAILURES = (CLIENT_GONE, CLIENT_STALLED)
+"""Nobody is left to tell: no error event, and the analysis is `cancelled`, not `failed`."""
 DEADLINE = Failure("deadline_exceeded", "the analysis exceeded the maximum stream time", 504, True)
 INTERRUPTED = Failure("interrupted", "the analysis was interrupted", 503, True)
 
 STOPPED: dict[StopReason, Failure] = {
     "disconnect": CLIENT_GONE,
+    "stalled": CLIENT_STALLED,
     "deadline": DEADLINE,
     "shutdown": SHUTTING_DOWN,
 }
@@ -157,6 +161,7 @@ class AnalysisLifecycle:
             self.receive,
             max_seconds=settings.stream_max_seconds,
             heartbeat_seconds=settings.sse_heartbeat_seconds,
+            send_timeout_seconds=settings.sse_send_timeout_seconds,
             drain=self.drain,
         )
         self.metrics.active_streams.inc()
@@ -178,7 +183,7 @@ class AnalysisLifecycle:
             )
         except asyncio.CancelledError as cancelled:
             failure = await self.stopped(cancelled)
-            if failure is CLIENT_GONE:
+            if failure in CLIENT_FAILURES:
                 await self.close(failure)
                 return None
             first = Failed(failure)
@@ -212,7 +217,7 @@ class AnalysisLifecycle:
         analysis_id = await asyncio.shield(self._write)
         if failure is None:
             status = AnalysisStatus.COMPLETED
-        elif failure is CLIENT_GONE:
+        elif failure in CLIENT_FAILURES:
             status = AnalysisStatus.CANCELLED
         else:
             status = AnalysisStatus.FAILED

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from app.analyses.lifecycle import CLIENT_GONE, AnalysisLifecycle
+from app.analyses.lifecycle import CLIENT_FAILURES, AnalysisLifecycle
 from app.analyses.run import Completed, Event, FindingReady, Token
 from app.analyses.sse import SSE_HEADERS, Encoder
 from app.errors import Failure
@@ -68,14 +68,14 @@ class AnalysisStream(Response):
                 event = await anext(lifecycle.events)
         except asyncio.CancelledError as cancelled:
             failure = await lifecycle.stopped(cancelled)
-            if failure is not CLIENT_GONE:
-                await guard.send(encoder.error(self._error(failure)))
+            if failure not in CLIENT_FAILURES:
+                await guard.send_final(encoder.error(self._error(failure)))
         except Exception:
             logger.exception("analysis %s failed mid-stream", lifecycle.analysis_id)
             failure = INTERNAL
-            await guard.send(encoder.error(self._error(failure)))
+            await guard.send_final(encoder.error(self._error(failure)))
         await lifecycle.close(failure)
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await guard.send_final(b"", more_body=False)
 
     def _error(self, failure: Failure) -> ErrorInfo:
         return ErrorInfo(

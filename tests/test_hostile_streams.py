@@ -180,6 +180,7 @@ async def test_a_final_write_that_fails_still_takes_the_row_out_of_streaming(
     assert ANSWER["findings"][0]["clause"] not in logged
 
 
+@pytest.mark.process
 async def test_sigterm_with_a_stalled_client_ends_within_the_drain(
     database_url: str, upstream: OpenAIServer, tmp_path: Path
 ) -> None:

@@ -49,9 +49,10 @@ token: uv ## print a dev bearer token (SUB, ORG, ROLE, TTL override the claims)
 eval: install ## print the offline analyzer's precision/recall table
 	$(RUN) python tests/analyzer_eval.py
 
-bench: install ## the product against the article's reference (5-9 min; writes docs/performance.md)
+bench: install ## the product against the article's reference (6-10 min; writes docs/performance.md)
 	$(RUN) python bench/run.py
 	$(RUN) python bench/analyzer_speed.py
+	$(RUN) python -m bench.long_document
 
 audit: install ## pip-audit over the locked runtime dependencies (needs PyPI's JSON API)
 	$(RUN) python scripts/audit.py

@@ -8,6 +8,7 @@ database, the image's exact command (only --host and --port changed) with the im
 production configuration, /health, /ready, the HEALTHCHECK, one stream, and SIGTERM.
 """
 
+import json
 import importlib.metadata
 import re
 import shutil
@@ -56,6 +57,8 @@ EXPECTED_CMD = [
     "--proxy-headers",
     "--timeout-graceful-shutdown",
     "17",
+    "--log-config",
+    "app/uvicorn_logging.json",
 ]
 IMAGE_CONTENT = {"pyproject.toml", "uv.lock", "app/", "alembic/", "alembic.ini"}
 # ENV the image may set besides the app's settings: the interpreter's, uv's at build time,
@@ -309,6 +312,15 @@ def test_it_becomes_healthy_then_ready(served: SmokeResult) -> None:
     assert served.seconds_to_migrate < 30
     assert served.seconds_to_health < 30
     assert served.seconds_to_health <= served.seconds_to_ready < 60
+
+
+@pytest.mark.container
+def test_every_line_the_image_logs_is_json(served: SmokeResult) -> None:
+    lines = [line for line in served.output.splitlines() if line.strip()]
+    assert any("Started server process" in line for line in lines)
+    for line in lines:
+        entry = json.loads(line)
+        assert {"ts", "level", "logger", "message"} <= entry.keys(), line
 
 
 @pytest.mark.container

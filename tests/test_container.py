@@ -8,8 +8,8 @@ database, the image's exact command (only --host and --port changed) with the im
 production configuration, /health, /ready, the HEALTHCHECK, one stream, and SIGTERM.
 """
 
-import json
 import importlib.metadata
+import json
 import re
 import shutil
 import signal

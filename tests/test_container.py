@@ -23,14 +23,11 @@ import uvicorn
 from uvicorn.main import main as uvicorn_cli
 
 from app.config import Settings
+from devtools.processes import ROOT
 from scripts.container_smoke import (
     PLATFORM_GRACE_SECONDS,
-    ROOT,
-    DockerIgnore,
-    Recipe,
     Replayed,
     SmokeResult,
-    load_recipe,
     local_command,
     refused_start,
     replay,
@@ -39,6 +36,7 @@ from scripts.container_smoke import (
     service_env,
     uv_executable,
 )
+from scripts.dockerfile import DockerIgnore, Recipe, load_recipe
 
 BASE_IMAGE = "python:3.12-slim"
 EXPECTED_CMD = [

@@ -13,8 +13,8 @@ import httpx2
 import pytest
 import uvloop
 
-from app.upstream_stream import AsyncioBackend
-from app.upstream_transport import upstream_transport
+from app.llm.sockets import AsyncioBackend
+from app.llm.transport import upstream_transport
 from tests.openai_server import OpenAIServer, Script
 
 BODY = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}

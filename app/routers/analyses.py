@@ -17,7 +17,7 @@ from app.auth import CurrentUser
 from app.config import Settings
 from app.db import SessionDep, engine_of
 from app.errors import AppError, error_responses
-from app.llm import ChatModel, ModelSlot
+from app.llm import ChatModel, ModelSlot, RowNotWritten, hold_requests_until
 from app.models import utcnow
 from app.prompt import build_messages
 from app.records import (
@@ -42,7 +42,6 @@ from app.schemas import (
 )
 from app.sse import SSE_HEADERS, Encoder, encoder_for
 from app.stream_guard import StreamGuard
-from app.upstream_transport import RowNotWritten, hold_requests_until
 
 if TYPE_CHECKING:
     from app.metrics import Metrics

@@ -13,9 +13,20 @@ import httpx2
 
 from app.config import Settings
 from app.errors import AppError
+from app.llm.transport import RowNotWritten, hold_requests_until
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+__all__ = [
+    "ChatModel",
+    "ModelSlot",
+    "RowNotWritten",
+    "UpstreamFailure",
+    "build_chat_model",
+    "classify_failure",
+    "hold_requests_until",
+]
 
 logger = logging.getLogger("app.llm")
 
@@ -43,7 +54,7 @@ class UpstreamFailure:
 def _http_client(settings: Settings) -> httpx2.AsyncClient:
     # Owned by the app (closed on shutdown) rather than the SDK's process-wide default client;
     # httpx2 is what the openai SDK is built on, so its retries see the errors they expect.
-    from app.upstream_transport import upstream_transport
+    from app.llm.transport import upstream_transport
 
     limits = httpx2.Limits(max_connections=None, max_keepalive_connections=100)
     return httpx2.AsyncClient(
@@ -62,7 +73,7 @@ def build_chat_model(settings: Settings) -> ChatModel:
 
     from langchain_openai import AzureChatOpenAI, ChatOpenAI
 
-    from app.fast_openai import FastAzureChatOpenAI, FastChatOpenAI
+    from app.llm.fast_openai import FastAzureChatOpenAI, FastChatOpenAI
 
     client = _http_client(settings)
     common = {

@@ -7,7 +7,7 @@ import httpx2
 import pytest
 
 from app.errors import AppError
-from app.upstream_transport import RowNotWritten, hold_requests_until, upstream_transport
+from app.llm.transport import RowNotWritten, hold_requests_until, upstream_transport
 from tests.openai_server import OpenAIServer, Script
 
 BODY = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}

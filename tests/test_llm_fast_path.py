@@ -12,7 +12,7 @@ import typing_extensions
 from openai._utils._transform import PropertyInfo, async_maybe_transform
 from openai.types.chat import completion_create_params
 
-from app.fast_openai import FastChatOpenAI
+from app.llm.fast_openai import FastChatOpenAI
 from app.prompt import build_messages
 from tests.conftest import Factory, bearer, live_server, openai_settings
 from tests.openai_server import OpenAIServer, Script

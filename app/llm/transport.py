@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx2
 
-from app.upstream_stream import AsyncioBackend
+from app.llm.sockets import AsyncioBackend
 
 _hold: ContextVar["asyncio.Future[Any] | None"] = ContextVar("upstream_hold", default=None)
 

@@ -1,7 +1,10 @@
-"""The HTTP transport for the model client: httpcore2's pool on our asyncio sockets, with a hold.
+"""The model client's HTTP client: the openai SDK's own default, with a hold on every request.
 
 The hold lets the SDK and LangChain build the model request while the analysis row is being
 written, and sends it only once the row is committed; a refused or failed write sends nothing.
+It is a request event hook, so the transport stays httpx2's stock one: environment proxies
+(`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), TLS settings and anyio's Happy Eyeballs connect
+behave as they do for the stock openai client.
 """
 
 import asyncio
@@ -12,8 +15,6 @@ from contextvars import ContextVar
 from typing import Any
 
 import httpx2
-
-from app.llm.sockets import AsyncioBackend
 
 _hold: ContextVar["asyncio.Future[Any] | None"] = ContextVar("upstream_hold", default=None)
 
@@ -36,21 +37,25 @@ def hold_requests_until(write: "asyncio.Future[Any]") -> Iterator[None]:
         _hold.reset(token)
 
 
-class _HeldTransport(httpx2.AsyncHTTPTransport):
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        write = _hold.get()
-        if write is not None:
-            try:
-                await asyncio.shield(write)
-            except Exception:
-                raise RowNotWritten from None
-        return await super().handle_async_request(request)
+async def wait_for_row(request: httpx2.Request) -> None:
+    """httpx2 awaits its request hooks before it opens or reuses a connection."""
+    write = _hold.get()
+    if write is not None:
+        try:
+            await asyncio.shield(write)
+        except Exception:
+            raise RowNotWritten from None
 
 
-def upstream_transport(
-    limits: httpx2.Limits, verify: ssl.SSLContext | bool = True
-) -> httpx2.AsyncHTTPTransport:
-    transport = _HeldTransport(limits=limits, verify=verify)
-    # The pool builds its connections with this backend; httpx2 has no argument for it.
-    transport._pool._network_backend = AsyncioBackend()
-    return transport
+def model_http_client(
+    timeout_seconds: float, *, verify: ssl.SSLContext | bool = True
+) -> httpx2.AsyncClient:
+    """Owned by the app (closed on shutdown) rather than the SDK's process-wide default client."""
+    import openai
+
+    return openai.DefaultAsyncHttpxClient(
+        timeout=httpx2.Timeout(timeout_seconds, connect=10.0),
+        limits=httpx2.Limits(max_connections=None, max_keepalive_connections=100),
+        verify=verify,
+        event_hooks={"request": [wait_for_row]},
+    )

@@ -1,4 +1,4 @@
-"""The model client's own sockets (app/upstream_stream.py) on asyncio and uvloop, plain and TLS."""
+"""The model client's HTTP client (stock httpx2 transport) on asyncio and uvloop, plain and TLS."""
 
 import asyncio
 import ssl
@@ -8,13 +8,11 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import httpcore2
 import httpx2
 import pytest
 import uvloop
 
-from app.llm.sockets import AsyncioBackend
-from app.llm.transport import upstream_transport
+from app.llm.transport import model_http_client
 from tests.openai_server import OpenAIServer, Script
 
 BODY = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
@@ -25,8 +23,7 @@ LOOPS: dict[str, Callable[[Coroutine[Any, Any, None]], None]] = {
 
 
 def client(verify: ssl.SSLContext | bool = True, timeout: float = 5.0) -> httpx2.AsyncClient:
-    transport = upstream_transport(httpx2.Limits(), verify)
-    return httpx2.AsyncClient(transport=transport, timeout=timeout)
+    return model_http_client(timeout, verify=verify)
 
 
 async def stream(http: httpx2.AsyncClient, url: str) -> str:
@@ -76,8 +73,9 @@ def test_a_stalled_read_times_out(server: OpenAIServer, loop: str) -> None:
 @pytest.mark.parametrize("loop", list(LOOPS))
 def test_connection_refused_is_a_connect_error(loop: str) -> None:
     async def scenario() -> None:
-        with pytest.raises(httpcore2.ConnectError):
-            await AsyncioBackend().connect_tcp("127.0.0.1", 1, timeout=2)
+        async with client() as http:
+            with pytest.raises(httpx2.ConnectError):
+                await stream(http, "http://127.0.0.1:1/v1")
 
     LOOPS[loop](scenario())
 

@@ -1,47 +1,76 @@
-"""A cheaper chunk path for ChatOpenAI and AzureChatOpenAI, behind the same LangChain interface.
+"""A cheaper chunk path for ChatOpenAI and AzureChatOpenAI, on public APIs only.
 
-The stock path has the SDK build a pydantic `ChatCompletionChunk` for every chunk, dump it back
-to a dict for langchain-openai, and wraps each read in `asyncio.wait_for` (a new task per chunk
-on Python 3.11); `BaseChatModel.astream` then validates an `AIMessageChunk` per token and keeps
-every chunk until the stream ends. Here the request still goes through the SDK (authentication,
-base URL, Azure deployment and API version, retries before the first byte, error types), but the
-event stream is read as raw bytes:
+The stock path has the SDK build a pydantic `ChatCompletionChunk` for every chunk and dump it
+back to a dict for langchain-openai, wraps each read in a per-chunk timer, and
+`BaseChatModel.astream` keeps every chunk to merge them when the stream ends. Here:
 
-- `_astream` hands each chunk's JSON to langchain-openai's own dict conversion (used by
-  `ainvoke` and by `astream` whenever callbacks or tracing are configured);
-- `astream`, with no callbacks, tracing or tools, yields one plain `AIMessageChunk` per content
-  delta and a last one with the usage, keeping nothing. (Not `model_construct`: on pydantic 2.14
-  it inspects every default factory per call and costs a hundred times more.)
+- `_astream` (LangChain's extension point) sends the request with the SDK's public
+  `chat.completions.with_streaming_response.create` (authentication, base URL, Azure deployment
+  and API version, retries before the first byte, error types) and reads the event stream as
+  raw bytes, one JSON decode per chunk;
+- `astream`, with no callbacks, tracing, rate limiter or extra arguments, yields the same
+  messages as `BaseChatModel.astream` (ids, response metadata, the last chunk with
+  `chunk_position="last"`) without keeping them.
 
-Stalls are bounded by the HTTP client's read timeout instead of a per-chunk timer.
+Whatever this path does not cover (tools, structured output, the Responses API, sampling
+settings it does not know, `output_version="v1"`, callbacks) goes through the stock code.
+tests/test_llm_fast_path.py compares both paths chunk by chunk and request by request.
 """
 
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import openai
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
-from langchain_core.messages import AIMessageChunk, BaseMessage, BaseMessageChunk
-from langchain_core.outputs import ChatGenerationChunk
-from langchain_core.runnables import RunnableConfig
-from langchain_core.tracers.context import _tracing_v2_is_enabled
-from langchain_openai import AzureChatOpenAI, ChatOpenAI
-from langchain_openai.chat_models.base import (
-    _create_usage_metadata,
-    _handle_openai_api_error,
-    _handle_openai_bad_request,
+from langchain_core.callbacks import AsyncCallbackManager, AsyncCallbackManagerForLLMRun
+from langchain_core.messages import (
+    LC_ID_PREFIX,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
 )
-from openai import AsyncStream, not_given
-from openai._base_client import make_request_options
-from openai._constants import RAW_RESPONSE_HEADER
-from openai._response import AsyncResponseContextManager
-from openai._streaming_cleanup import drain_response_async
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.outputs import ChatGenerationChunk
+from langchain_core.runnables import RunnableConfig, ensure_config
+from langchain_openai import AzureChatOpenAI, ChatOpenAI
+from pydantic import SecretStr
+
+if TYPE_CHECKING:
+    from langchain_openai.chat_models.base import BaseChatOpenAI
+
+    _Model = BaseChatOpenAI
+else:
+    _Model = object
 
 _DONE = b"[DONE]"
-# Arguments of `create` that are request options, not body fields.
-_REQUEST_OPTIONS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
+# Sampling and request settings that the fast path does not send itself: any of them set, and
+# the request goes through the stock path, which knows how each one maps to the API.
+_STOCK_ONLY_SETTINGS = (
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "top_p",
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+    "stop",
+    "extra_body",
+    "n",
+    "reasoning_effort",
+    "reasoning",
+    "verbosity",
+    "context_management",
+    "include",
+    "prompt_cache_options",
+    "service_tier",
+    "truncation",
+    "store",
+)
+# Models that langchain-openai sends to the Responses API unless told otherwise.
+_RESPONSES_MODEL_MARKERS = ("-pro", "-sol", "codex", "gpt-6")
 
 
 async def sse_data(lines: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -61,49 +90,165 @@ async def sse_data(lines: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
                 yield b"\n".join(data)
 
 
-class FastChunks:
+def usage_metadata(usage: Mapping[str, Any], service_tier: str | None) -> UsageMetadata:
+    """The OpenAI usage object as LangChain's `UsageMetadata`, as langchain-openai builds it."""
+    input_tokens = usage.get("prompt_tokens") or 0
+    output_tokens = usage.get("completion_tokens") or 0
+    total = usage.get("total_tokens")
+    tier = service_tier if service_tier in {"priority", "flex"} else None
+    prefix = f"{tier}_" if tier else ""
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    completion_details = usage.get("completion_tokens_details") or {}
+    input_details: dict[str, Any] = {
+        "audio": prompt_details.get("audio_tokens"),
+        f"{prefix}cache_read": prompt_details.get("cached_tokens"),
+        f"{prefix}cache_creation": prompt_details.get("cache_write_tokens"),
+    }
+    output_details: dict[str, Any] = {
+        "audio": completion_details.get("audio_tokens"),
+        f"{prefix}reasoning": completion_details.get("reasoning_tokens"),
+    }
+    if tier is not None:
+        input_details[tier] = input_tokens - (input_details.get(f"{prefix}cache_read") or 0)
+        output_details[tier] = output_tokens - (output_details.get(f"{prefix}reasoning") or 0)
+    return UsageMetadata(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=total if total is not None else input_tokens + output_tokens,
+        input_token_details=InputTokenDetails(
+            **{k: v for k, v in input_details.items() if v is not None}  # type: ignore[typeddict-item]
+        ),
+        output_token_details=OutputTokenDetails(
+            **{k: v for k, v in output_details.items() if v is not None}  # type: ignore[typeddict-item]
+        ),
+    )
+
+
+def generation_chunk(chunk: Mapping[str, Any]) -> ChatGenerationChunk | None:
+    """One chat-completion chunk as the assistant's message chunk (None: nothing in it)."""
+    usage = chunk.get("usage")
+    metadata = usage_metadata(usage, chunk.get("service_tier")) if usage else None
+    choices = chunk.get("choices") or ()
+    if not choices:
+        return ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=metadata))
+    choice = choices[0]
+    delta = choice.get("delta")
+    if delta is None:
+        return None
+    extra: dict[str, Any] = {}
+    if delta.get("function_call"):
+        call = dict(delta["function_call"])
+        if "name" in call and call["name"] is None:
+            call["name"] = ""
+        extra["function_call"] = call
+    tool_chunks = []
+    if delta.get("tool_calls"):
+        try:
+            tool_chunks = [
+                tool_call_chunk(
+                    name=call["function"].get("name"),
+                    args=call["function"].get("arguments"),
+                    id=call.get("id"),
+                    index=call["index"],
+                )
+                for call in delta["tool_calls"]
+            ]
+        except KeyError:
+            tool_chunks = []
+    message = AIMessageChunk(
+        content=delta.get("content") or "",
+        additional_kwargs=extra,
+        id=delta.get("id"),
+        tool_call_chunks=tool_chunks,
+        usage_metadata=metadata,
+        response_metadata={"model_provider": "openai"},
+    )
+    info: dict[str, Any] = {}
+    if finish_reason := choice.get("finish_reason"):
+        info["finish_reason"] = finish_reason
+        for key, name in (
+            ("model", "model_name"),
+            ("system_fingerprint", "system_fingerprint"),
+            ("service_tier", "service_tier"),
+        ):
+            if value := chunk.get(key):
+                info[name] = value
+    if logprobs := choice.get("logprobs"):
+        info["logprobs"] = logprobs
+    return ChatGenerationChunk(message=message, generation_info=info or None)
+
+
+class FastChunks(_Model):
     """Mixin: overrides `astream` and `_astream` of a langchain-openai chat model."""
 
-    async def astream(
-        self,
-        input: Any,
-        config: RunnableConfig | None = None,
-        *,
-        stop: list[str] | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[AIMessageChunk]:
-        model: Any = self
-        plain = not (
-            (config or {}).get("callbacks")
-            or model.callbacks
-            or model.verbose
-            or model.rate_limiter
-            or model.disable_streaming
-            or _tracing_v2_is_enabled()
-            or set(kwargs) - {"stream_usage"}
-            or model.include_response_headers
-            or model._uses_gateway
+    @classmethod
+    def lc_id(cls) -> list[str]:
+        # Serialised as the stock class it stands in for: langchain-core's `load` accepts only
+        # the classes on its allowlist, and the two send and answer alike.
+        stock = next(base for base in cls.__mro__ if base.__module__.startswith("langchain_"))
+        return stock.lc_id()  # type: ignore[attr-defined, no-any-return]
+
+    def fast_path_applies(self, messages: list[BaseMessage], kwargs: Mapping[str, Any]) -> bool:
+        """Whether this request is one the fast path sends exactly as the stock path would."""
+        name = (self.model_name or "").lower()
+        key = self.openai_api_key
+        return not (
+            set(kwargs) - {"stream_usage"}
+            or self.model_kwargs
+            or self.include_response_headers
+            or self.use_responses_api
+            or self.use_previous_response_id
+            or self.output_version == "responses/v1"
+            or any(
+                getattr(self, setting, None) not in (None, []) for setting in _STOCK_ONLY_SETTINGS
+            )
+            or (self.use_responses_api is None and any(m in name for m in _RESPONSES_MODEL_MARKERS))
+            # o-series models take the system prompt as a "developer" message.
+            or (len(name) > 1 and name[0] == "o" and name[1].isdigit())
+            # A LangSmith key routes through its gateway, which answers with extra metadata.
+            or (isinstance(key, SecretStr) and key.get_secret_value().startswith("lsv2_"))
+            or not all(
+                isinstance(m, SystemMessage | HumanMessage) and isinstance(m.content, str)
+                for m in messages
+            )
         )
-        if not plain:
-            async for message in super().astream(input, config, stop=stop, **kwargs):  # type: ignore[misc]
-                yield message
-            return
-        messages = model._convert_input(input).to_messages()
-        payload = self._payload(messages, stop, kwargs.get("stream_usage"))
-        try:
-            async for chunk in self._chunks(payload):
-                for choice in chunk.get("choices") or ():
-                    content = (choice.get("delta") or {}).get("content")
-                    if content:
-                        yield AIMessageChunk(content=content)
-                usage = chunk.get("usage")
-                if usage:
-                    metadata = _create_usage_metadata(usage, chunk.get("service_tier"))
-                    yield AIMessageChunk(content="", usage_metadata=metadata)
-        except openai.BadRequestError as e:
-            _handle_openai_bad_request(e)
-        except openai.APIError as e:
-            _handle_openai_api_error(e)
+
+    def payload(self, messages: list[BaseMessage], stream_usage: bool | None) -> dict[str, Any]:
+        """The request body, for requests where `fast_path_applies`."""
+        body: dict[str, Any] = {"model": self.model_name, "stream": True}
+        if self.max_tokens is not None:
+            # Both classes send it under its current name.
+            body["max_completion_tokens"] = self.max_tokens
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
+        usage = stream_usage if isinstance(stream_usage, bool) else self.stream_usage
+        if usage:
+            body["stream_options"] = {"include_usage": True}
+        body["messages"] = [
+            {"role": "system" if isinstance(m, SystemMessage) else "user", "content": m.content}
+            for m in messages
+        ]
+        return body
+
+    async def chunks(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """The decoded chunks of one streamed chat completion, through the SDK's client."""
+        completions = self.root_async_client.chat.completions
+        async with completions.with_streaming_response.create(**body) as response:
+            stream = aiter(response.iter_bytes())
+            async for data in sse_data(stream):
+                if data == _DONE:
+                    # Read the body to its end, as the SDK does, or the connection is not
+                    # reused: every request would pay a new TCP (and TLS) handshake.
+                    async for _ in stream:
+                        pass
+                    return
+                chunk = json.loads(data)
+                if isinstance(chunk, dict) and chunk.get("error"):
+                    error = chunk["error"]
+                    message = error.get("message", "error") if isinstance(error, dict) else error
+                    request = response.http_response.request
+                    raise openai.APIError(str(message), request, body=error)
+                yield chunk
 
     async def _astream(
         self,
@@ -114,84 +259,70 @@ class FastChunks:
         stream_usage: bool | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        model: Any = self
-        if kwargs.get("response_format") or model.include_response_headers or model._uses_gateway:
-            # Structured output and header capture keep the stock path.
-            async for generation in super()._astream(  # type: ignore[misc]
+        if stop is not None or not self.fast_path_applies(messages, kwargs):
+            async for stock in super()._astream(
                 messages, stop, run_manager, stream_usage=stream_usage, **kwargs
             ):
-                yield generation
+                yield stock
             return
-        payload = self._payload(messages, stop, stream_usage, **kwargs)
-        chunk_class: type[BaseMessageChunk] = AIMessageChunk
-        try:
-            async for chunk in self._chunks(payload):
-                generation = model._convert_chunk_to_generation_chunk(chunk, chunk_class, {})
-                if generation is None:
-                    continue
-                chunk_class = generation.message.__class__
-                if run_manager:
-                    await run_manager.on_llm_new_token(generation.text, chunk=generation)
-                yield generation
-        except openai.BadRequestError as e:
-            _handle_openai_bad_request(e)
-        except openai.APIError as e:
-            _handle_openai_api_error(e)
+        v1 = self.output_version == "v1"
+        async for chunk in self.chunks(self.payload(messages, stream_usage)):
+            generation = generation_chunk(chunk)
+            if generation is None:
+                continue
+            if v1:
+                generation.message.response_metadata["output_version"] = "v1"
+            if run_manager:
+                logprobs = (generation.generation_info or {}).get("logprobs")
+                await run_manager.on_llm_new_token(
+                    generation.text, chunk=generation, logprobs=logprobs
+                )
+            yield generation
 
-    def _payload(
+    async def astream(
         self,
-        messages: list[BaseMessage],
-        stop: list[str] | None,
-        stream_usage: bool | None,
+        input: Any,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
         **kwargs: Any,
-    ) -> dict[str, Any]:
-        model: Any = self
-        kwargs["stream"] = True
-        if model._should_stream_usage(stream_usage, **kwargs):
-            kwargs["stream_options"] = {"include_usage": True}
-        payload: dict[str, Any] = model._get_request_payload(messages, stop=stop, **kwargs)
-        return payload
-
-    async def _chunks(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """The decoded chunks of one streamed chat completion, through the SDK's client.
-
-        This is `completions.with_streaming_response.create(**payload)` without the SDK's
-        `async_maybe_transform` of the body (~0.4 ms per request): the chat-completion params
-        declare no aliases or formats, so it returns the payload unchanged
-        (tests/test_fast_path.py checks both).
-        """
-        model: Any = self
-        body = {key: value for key, value in payload.items() if key not in _REQUEST_OPTIONS}
-        options = make_request_options(
-            extra_headers={**(payload.get("extra_headers") or {}), RAW_RESPONSE_HEADER: "stream"},
-            extra_query=payload.get("extra_query"),
-            extra_body=payload.get("extra_body"),
-            timeout=payload.get("timeout", not_given),
-            security={"bearer_auth": True},
+    ) -> AsyncIterator[AIMessageChunk]:
+        config = ensure_config(config)
+        messages = list(input) if isinstance(input, list | tuple) else []
+        callbacks = AsyncCallbackManager.configure(
+            config.get("callbacks"), self.callbacks, self.verbose, config.get("tags"), self.tags
         )
-        request = model.async_client._post(
-            "/chat/completions",
-            body=body,
-            options=options,
-            cast_to=ChatCompletion,
-            stream=True,
-            stream_cls=AsyncStream[ChatCompletionChunk],
-        )
-        async with AsyncResponseContextManager(request) as response:
-            raw = response.http_response
-            async for data in sse_data(raw.aiter_bytes()):
-                if data == _DONE:
-                    if raw.http_version == "HTTP/1.1":
-                        # Read the body to its end, as the SDK does, or the connection is not
-                        # reused: every request would pay a new TCP (and TLS) handshake.
-                        await drain_response_async(raw)
-                    return
-                chunk = json.loads(data)
-                if isinstance(chunk, dict) and chunk.get("error"):
-                    error = chunk["error"]
-                    message = error.get("message", "error") if isinstance(error, dict) else error
-                    raise openai.APIError(str(message), raw.request, body=error)
-                yield chunk
+        if (
+            callbacks.handlers
+            or stop is not None
+            or self.rate_limiter is not None
+            or self.disable_streaming
+            or self.output_version == "v1"
+            or not messages
+            or not self.fast_path_applies(messages, kwargs)
+        ):
+            async for message in super().astream(input, config, stop=stop, **kwargs):
+                yield message
+            return
+        run_id = f"{LC_ID_PREFIX}-{uuid.uuid4()}"
+        last: AIMessageChunk | None = None
+        async for chunk in self.chunks(self.payload(messages, kwargs.get("stream_usage"))):
+            generation = generation_chunk(chunk)
+            if generation is None:
+                continue
+            message = cast(AIMessageChunk, generation.message)
+            if message.id is None:
+                message.id = run_id
+            if generation.generation_info:
+                message.response_metadata = {
+                    **generation.generation_info,
+                    **message.response_metadata,
+                }
+            last = message
+            yield message
+        if last is None:
+            raise ValueError("No generation chunks were returned")
+        yield AIMessageChunk(content="", chunk_position="last", id=run_id)
 
 
 class FastChatOpenAI(FastChunks, ChatOpenAI):

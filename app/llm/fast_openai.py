@@ -17,10 +17,11 @@ settings it does not know, `output_version="v1"`, callbacks) goes through the st
 tests/test_llm_fast_path.py compares both paths chunk by chunk and request by request.
 """
 
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import openai
 from langchain_core.callbacks import AsyncCallbackManager, AsyncCallbackManagerForLLMRun
@@ -124,27 +125,35 @@ def usage_metadata(usage: Mapping[str, Any], service_tier: str | None) -> UsageM
     )
 
 
-def generation_chunk(chunk: Mapping[str, Any]) -> ChatGenerationChunk | None:
-    """One chat-completion chunk as the assistant's message chunk (None: nothing in it)."""
+def message_chunk(
+    chunk: Mapping[str, Any],
+) -> tuple[AIMessageChunk, dict[str, Any] | None] | None:
+    """One chat-completion chunk as the assistant's message chunk and its generation info.
+
+    None: the chunk carries nothing. Only the fields that are set are passed: each one costs a
+    validation per token.
+    """
     usage = chunk.get("usage")
     metadata = usage_metadata(usage, chunk.get("service_tier")) if usage else None
     choices = chunk.get("choices") or ()
     if not choices:
-        return ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=metadata))
+        return AIMessageChunk(content="", usage_metadata=metadata), None
     choice = choices[0]
     delta = choice.get("delta")
     if delta is None:
         return None
-    extra: dict[str, Any] = {}
+    fields: dict[str, Any] = {
+        "content": delta.get("content") or "",
+        "response_metadata": {"model_provider": "openai"},
+    }
     if delta.get("function_call"):
         call = dict(delta["function_call"])
         if "name" in call and call["name"] is None:
             call["name"] = ""
-        extra["function_call"] = call
-    tool_chunks = []
+        fields["additional_kwargs"] = {"function_call": call}
     if delta.get("tool_calls"):
-        try:
-            tool_chunks = [
+        with contextlib.suppress(KeyError):
+            fields["tool_call_chunks"] = [
                 tool_call_chunk(
                     name=call["function"].get("name"),
                     args=call["function"].get("arguments"),
@@ -153,16 +162,10 @@ def generation_chunk(chunk: Mapping[str, Any]) -> ChatGenerationChunk | None:
                 )
                 for call in delta["tool_calls"]
             ]
-        except KeyError:
-            tool_chunks = []
-    message = AIMessageChunk(
-        content=delta.get("content") or "",
-        additional_kwargs=extra,
-        id=delta.get("id"),
-        tool_call_chunks=tool_chunks,
-        usage_metadata=metadata,
-        response_metadata={"model_provider": "openai"},
-    )
+    if delta.get("id") is not None:
+        fields["id"] = delta["id"]
+    if metadata:
+        fields["usage_metadata"] = metadata
     info: dict[str, Any] = {}
     if finish_reason := choice.get("finish_reason"):
         info["finish_reason"] = finish_reason
@@ -175,7 +178,7 @@ def generation_chunk(chunk: Mapping[str, Any]) -> ChatGenerationChunk | None:
                 info[name] = value
     if logprobs := choice.get("logprobs"):
         info["logprobs"] = logprobs
-    return ChatGenerationChunk(message=message, generation_info=info or None)
+    return AIMessageChunk(**fields), info or None
 
 
 class FastChunks(_Model):
@@ -267,9 +270,10 @@ class FastChunks(_Model):
             return
         v1 = self.output_version == "v1"
         async for chunk in self.chunks(self.payload(messages, stream_usage)):
-            generation = generation_chunk(chunk)
-            if generation is None:
+            converted = message_chunk(chunk)
+            if converted is None:
                 continue
+            generation = ChatGenerationChunk(message=converted[0], generation_info=converted[1])
             if v1:
                 generation.message.response_metadata["output_version"] = "v1"
             if run_manager:
@@ -307,17 +311,14 @@ class FastChunks(_Model):
         run_id = f"{LC_ID_PREFIX}-{uuid.uuid4()}"
         last: AIMessageChunk | None = None
         async for chunk in self.chunks(self.payload(messages, kwargs.get("stream_usage"))):
-            generation = generation_chunk(chunk)
-            if generation is None:
+            converted = message_chunk(chunk)
+            if converted is None:
                 continue
-            message = cast(AIMessageChunk, generation.message)
+            message, info = converted
             if message.id is None:
                 message.id = run_id
-            if generation.generation_info:
-                message.response_metadata = {
-                    **generation.generation_info,
-                    **message.response_metadata,
-                }
+            if info:
+                message.response_metadata = {**info, **message.response_metadata}
             last = message
             yield message
         if last is None:

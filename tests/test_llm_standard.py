@@ -8,10 +8,12 @@ structured output) is an expected failure for every OpenAI class alike, with the
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import openai
 import pytest
+import pytest_asyncio
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
 from langchain_tests.integration_tests import ChatModelIntegrationTests
@@ -19,21 +21,35 @@ from langchain_tests.unit_tests import ChatModelUnitTests
 
 from app.analyzer.chat_model import OfflineAnalyzer
 from app.llm.fast_openai import FastAzureChatOpenAI, FastChatOpenAI
+from app.llm.transport import model_http_client
 from tests.openai_server import OpenAIServer
 
 _server = OpenAIServer()
 API_VERSION = "2024-10-21"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def standard_server() -> Iterator[OpenAIServer]:
+# One pair of HTTP clients for every model the suites build, closed when they are done (the
+# suites never close a model, and an unclosed connection is a ResourceWarning, an error here).
+_clients: dict[str, Any] = {}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session", autouse=True)
+async def standard_server() -> AsyncIterator[OpenAIServer]:
     with _server:
-        yield _server
+        _clients.update(
+            http_client=openai.DefaultHttpxClient(), http_async_client=model_http_client(30.0)
+        )
+        try:
+            yield _server
+        finally:
+            _clients.pop("http_client").close()
+            await _clients.pop("http_async_client").aclose()
 
 
 def _params(azure: bool, live: bool = True) -> dict[str, Any]:
     """Against the running test server, or (unit suites) an address nothing is sent to."""
     base = _server.base_url if live else "http://127.0.0.1:9/v1"
+    clients = _clients if live else {}
     if azure:
         endpoint = _server.azure_endpoint if live else "http://127.0.0.1:9"
         return {
@@ -42,8 +58,9 @@ def _params(azure: bool, live: bool = True) -> dict[str, Any]:
             "api_version": API_VERSION,
             "api_key": "x",
             "stream_usage": True,
+            **clients,
         }
-    return {"model": "gpt-4o", "api_key": "x", "base_url": base, "stream_usage": True}
+    return {"model": "gpt-4o", "api_key": "x", "base_url": base, "stream_usage": True, **clients}
 
 
 def expected_failure(suite: type, name: str, reason: str) -> Callable[..., Any]:

@@ -70,6 +70,7 @@ async def run_once(
 
 @pytest.mark.parametrize("fmt", ["tokens", "events", "ai-sdk"])
 @pytest.mark.parametrize("name", list(SCRIPTS))
+@pytest.mark.any_database
 async def test_fast_path_is_byte_identical(
     database_url: str, upstream: OpenAIServer, token: Factory, name: str, fmt: str
 ) -> None:
@@ -86,6 +87,7 @@ async def test_fast_path_is_byte_identical(
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast", "stock"])
+@pytest.mark.any_database
 async def test_the_upstream_connection_is_reused(
     database_url: str, upstream: OpenAIServer, token: Factory, fast: bool
 ) -> None:

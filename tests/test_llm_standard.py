@@ -24,6 +24,8 @@ from app.llm.fast_openai import FastAzureChatOpenAI, FastChatOpenAI
 from app.llm.transport import model_http_client
 from tests.openai_server import OpenAIServer
 
+pytestmark = pytest.mark.slow
+
 _server = OpenAIServer()
 API_VERSION = "2024-10-21"
 

@@ -123,6 +123,7 @@ def _ratio(product: float | None, reference: float | None) -> str:
 # Rows measured in interleaved rounds: the ratio is the median of the per-round ratios, each
 # product round against the reference round run just before it.
 PAIRED = {
+    "CPU µs/token, saturation": ("saturation", "cpu_us_per_token"),
     "CPU µs/token, paced": ("paced", "cpu_us_per_token"),
     "TTFT p50 ms, C=1": ("single", "ttft_p50_ms"),
     "TTFT p99 ms, C=1": ("single", "ttft_p99_ms"),

@@ -71,7 +71,7 @@ QUICK = Plan(
 )
 # Run in rounds with the apps interleaved (reference, products, reference, ...): the machine's
 # speed drifts over seconds, and these ratios are the ones the targets are about.
-ROUNDED = ("paced", "single")
+ROUNDED = ("saturation", "paced", "single")
 
 
 class Bench:
@@ -221,7 +221,10 @@ class Bench:
 
 def combine(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The median of the rounds; memory per stream from the first (each process's first burst)."""
-    metrics = ("cpu_us_per_token",) if name == "paced" else ("ttft_p50_ms", "ttft_p99_ms")
+    metrics = {
+        "saturation": ("cpu_us_per_token", "tokens_per_s"),
+        "paced": ("cpu_us_per_token",),
+    }.get(name, ("ttft_p50_ms", "ttft_p99_ms"))
     combined = {**runs[0], "failures": sum(run["failures"] for run in runs)}
     for metric in metrics:
         values = [run[metric] for run in runs if run.get(metric) is not None]
@@ -231,17 +234,27 @@ def combine(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def build_apps(
-    upstream: Upstream, workdir: Path, postgres_url: str | None, source: Path
+    upstream: Upstream,
+    workdir: Path,
+    postgres_url: str | None,
+    source: Path,
+    source_b: Path | None = None,
 ) -> list[App]:
-    sqlite_url = f"sqlite+aiosqlite:///{workdir}/bench.db"
-    apps = [
-        reference_app(upstream.base_url),
-        product_app("product-sqlite", upstream.base_url, sqlite_url, workdir, source),
-    ]
-    if postgres_url:
+    """The reference and the product; with `source_b`, a second product interleaved for an A/B."""
+    apps = [reference_app(upstream.base_url)]
+    for prefix, checkout in (("product", source), ("product-b", source_b)):
+        if checkout is None:
+            continue
+        sqlite_url = f"sqlite+aiosqlite:///{workdir}/{prefix}.db"
         apps.append(
-            product_app("product-postgres", upstream.base_url, postgres_url, workdir, source)
+            product_app(f"{prefix}-sqlite", upstream.base_url, sqlite_url, workdir, checkout)
         )
+        if postgres_url:
+            apps.append(
+                product_app(
+                    f"{prefix}-postgres", upstream.base_url, postgres_url, workdir, checkout
+                )
+            )
     return apps
 
 
@@ -253,7 +266,8 @@ def run_all(args: argparse.Namespace, plan: Plan, workdir: Path) -> dict[str, An
         try:
             bench = Bench(plan, upstream, workdir)
             postgres_url = postgres[0] if postgres else None
-            apps = build_apps(upstream, workdir, postgres_url, args.product_dir.resolve())
+            source_b = args.product_b_dir.resolve() if args.product_b_dir else None
+            apps = build_apps(upstream, workdir, postgres_url, args.product_dir.resolve(), source_b)
             results["postgres_version"] = postgres[1] if postgres else None
             if args.apps:
                 apps = [app for app in apps if app.name in args.apps.split(",")]
@@ -276,6 +290,11 @@ def main() -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument(
         "--product-dir", type=Path, default=ROOT, help="run the product from this checkout"
+    )
+    parser.add_argument(
+        "--product-b-dir",
+        type=Path,
+        help="an A/B: also run the product from this checkout (apps product-b-sqlite, -postgres)",
     )
     parser.add_argument("--apps", help="comma-separated subset of the apps")
     parser.add_argument("--scenarios", help="comma-separated subset of the scenarios")

@@ -7,7 +7,8 @@ import httpx2
 import pytest
 
 from app.errors import AppError
-from app.upstream_transport import RowNotWritten, hold_requests_until, upstream_transport
+from app.llm import RowNotWritten, hold_requests_until
+from app.llm.transport import model_http_client
 from tests.openai_server import OpenAIServer, Script
 
 BODY = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
@@ -26,7 +27,7 @@ def held_post(
 async def test_a_held_request_waits_for_the_row(upstream: OpenAIServer) -> None:
     upstream.script(Script(tokens=["ok"]))
     write: asyncio.Future[uuid.UUID] = asyncio.get_running_loop().create_future()
-    async with httpx2.AsyncClient(transport=upstream_transport(httpx2.Limits())) as client:
+    async with model_http_client(5.0) as client:
         pending = held_post(client, upstream, write)
         await asyncio.sleep(0.2)
         assert not pending.done()
@@ -52,7 +53,7 @@ async def test_a_row_that_was_not_written_sends_nothing(
     upstream: OpenAIServer, error: AppError
 ) -> None:
     write: asyncio.Future[uuid.UUID] = asyncio.get_running_loop().create_future()
-    async with httpx2.AsyncClient(transport=upstream_transport(httpx2.Limits())) as client:
+    async with model_http_client(5.0) as client:
         pending = held_post(client, upstream, write)
         await asyncio.sleep(0.05)
         write.set_exception(error)

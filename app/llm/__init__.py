@@ -13,11 +13,19 @@ import httpx2
 
 from app.config import Settings
 from app.errors import AppError, Failure
-from app.upstream_transport import RowNotWritten as RowNotWritten
-from app.upstream_transport import hold_requests_until as hold_requests_until
+from app.llm.transport import RowNotWritten, hold_requests_until, model_http_client
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+__all__ = [
+    "ChatModel",
+    "ModelSlot",
+    "RowNotWritten",
+    "build_chat_model",
+    "classify_failure",
+    "hold_requests_until",
+]
 
 logger = logging.getLogger("app.llm")
 
@@ -34,19 +42,6 @@ class ChatModel:
             await self.http_client.aclose()
 
 
-def _http_client(settings: Settings) -> httpx2.AsyncClient:
-    # Owned by the app (closed on shutdown) rather than the SDK's process-wide default client;
-    # httpx2 is what the openai SDK is built on, so its retries see the errors they expect.
-    from app.upstream_transport import upstream_transport
-
-    limits = httpx2.Limits(max_connections=None, max_keepalive_connections=100)
-    return httpx2.AsyncClient(
-        timeout=httpx2.Timeout(settings.llm_timeout_seconds, connect=10.0),
-        limits=limits,
-        transport=upstream_transport(limits),
-    )
-
-
 def build_chat_model(settings: Settings) -> ChatModel:
     if settings.llm_provider == "local":
         from app.analyzer.chat_model import OfflineAnalyzer
@@ -56,9 +51,9 @@ def build_chat_model(settings: Settings) -> ChatModel:
 
     from langchain_openai import AzureChatOpenAI, ChatOpenAI
 
-    from app.fast_openai import FastAzureChatOpenAI, FastChatOpenAI
+    from app.llm.fast_openai import FastAzureChatOpenAI, FastChatOpenAI
 
-    client = _http_client(settings)
+    client = model_http_client(settings.llm_timeout_seconds)
     common = {
         "timeout": settings.llm_timeout_seconds,
         "max_retries": settings.llm_max_retries,

@@ -1,4 +1,4 @@
-"""The model client's own sockets (app/upstream_stream.py) on asyncio and uvloop, plain and TLS."""
+"""The model client's HTTP client (stock httpx2 transport) on asyncio and uvloop, plain and TLS."""
 
 import asyncio
 import ssl
@@ -8,13 +8,15 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-import httpcore2
 import httpx2
 import pytest
 import uvloop
 
-from app.upstream_stream import AsyncioBackend
-from app.upstream_transport import upstream_transport
+from app.config import Settings
+from app.llm import build_chat_model
+from app.llm.transport import model_http_client
+from app.prompt import build_messages
+from tests.connect_proxy import ConnectProxy
 from tests.openai_server import OpenAIServer, Script
 
 BODY = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
@@ -25,8 +27,7 @@ LOOPS: dict[str, Callable[[Coroutine[Any, Any, None]], None]] = {
 
 
 def client(verify: ssl.SSLContext | bool = True, timeout: float = 5.0) -> httpx2.AsyncClient:
-    transport = upstream_transport(httpx2.Limits(), verify)
-    return httpx2.AsyncClient(transport=transport, timeout=timeout)
+    return model_http_client(timeout, verify=verify)
 
 
 async def stream(http: httpx2.AsyncClient, url: str) -> str:
@@ -76,8 +77,9 @@ def test_a_stalled_read_times_out(server: OpenAIServer, loop: str) -> None:
 @pytest.mark.parametrize("loop", list(LOOPS))
 def test_connection_refused_is_a_connect_error(loop: str) -> None:
     async def scenario() -> None:
-        with pytest.raises(httpcore2.ConnectError):
-            await AsyncioBackend().connect_tcp("127.0.0.1", 1, timeout=2)
+        async with client() as http:
+            with pytest.raises(httpx2.ConnectError):
+                await stream(http, "http://127.0.0.1:1/v1")
 
     LOOPS[loop](scenario())
 
@@ -139,4 +141,62 @@ def test_tls(server: OpenAIServer, certificate: tuple[Path, Path], loop: str) ->
             front.close()
 
     LOOPS[loop](scenario())
+    assert len(server.requests) == 2
+
+
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+async def ask(base_url: str) -> str:
+    """One streamed answer from the model client the service builds for `base_url`."""
+    settings = Settings(
+        llm_provider="openai", openai_api_key="x", openai_base_url=base_url, llm_max_retries=0
+    )
+    chat = build_chat_model(settings)
+    try:
+        messages = build_messages("Clause 1. Payment within 30 days.", "contract", "org")
+        return "".join([str(chunk.content) async for chunk in chat.model.astream(messages)])
+    finally:
+        await chat.aclose()
+
+
+async def test_https_proxy_tunnels_model_calls(
+    server: OpenAIServer, certificate: tuple[Path, Path], no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    server.reset()
+    server.default_script = Script(tokens=["through ", "the ", "proxy"])
+    cert, key = certificate
+    front = await tls_front(int(server.base_url.split(":")[-1].split("/")[0]), cert, key)
+    port = front.sockets[0].getsockname()[1]
+    try:
+        async with ConnectProxy() as proxy:
+            no_proxy_env.setenv("HTTPS_PROXY", proxy.url)
+            no_proxy_env.setenv("SSL_CERT_FILE", str(cert))
+            answer = await ask(f"https://localhost:{port}/v1")
+    finally:
+        front.close()
+    assert answer == "through the proxy"
+    assert proxy.seen == [f"CONNECT localhost:{port}"]
+
+
+async def test_http_proxy_and_no_proxy(
+    server: OpenAIServer, no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    server.reset()
+    server.default_script = Script(tokens=["plain"])
+    async with ConnectProxy() as proxy:
+        no_proxy_env.setenv("HTTP_PROXY", proxy.url)
+        assert await ask(server.base_url) == "plain"
+        assert proxy.seen == [f"POST {server.base_url}/chat/completions"]
+        no_proxy_env.setenv("NO_PROXY", "127.0.0.1")
+        assert await ask(server.base_url) == "plain"
+    assert len(proxy.seen) == 1
     assert len(server.requests) == 2

@@ -11,11 +11,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.auth import purge_expired_jtis
+from app.auth_gate import AuthGate
 from app.body_limit import BodySizeLimitMiddleware
 from app.config import AppEnv, Settings, load_settings
 from app.db import SessionMaker, create_engine, create_sessionmaker
 from app.drain import Drain, DrainMiddleware
 from app.errors import install_error_handlers
+from app.json_body import JsonBodyMiddleware
 from app.llm import ModelSlot
 from app.logs import AccessLogMiddleware, configure_logging
 from app.records import sweep_interrupted
@@ -91,6 +93,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(me.router)
     app.include_router(analyses.router)
+    # Innermost first. The token is checked before anything looks at the body (its size
+    # included), and CORS wraps every answer, refusals too.
+    app.add_middleware(JsonBodyMiddleware, read_timeout=settings.body_read_timeout_seconds)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuthGate, settings=settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -99,7 +106,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "X-Analysis-Id"],
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(DrainMiddleware, drain=drain)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)

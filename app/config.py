@@ -53,6 +53,7 @@ class Settings(BaseSettings):
 
     store_document_content: bool = False
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    body_read_timeout_seconds: float = Field(default=15.0, gt=0)
     org_max_concurrent_streams: int = Field(default=10, ge=1)
     user_requests_per_minute: int = Field(default=30, ge=1)
     db_ready_timeout_seconds: float = Field(default=2.0, gt=0)

@@ -1,6 +1,8 @@
 """One JSON error shape for every failure: `{"error": {code, message, request_id, retryable}}`."""
 
+import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -8,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from app.request_id import request_id_of
 
@@ -19,6 +22,7 @@ _CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
@@ -33,7 +37,9 @@ _CODES = {
 ERROR_DESCRIPTIONS = {
     401: "Missing or invalid bearer token.",
     404: "No such resource in your organisation.",
+    408: "The request body did not arrive within BODY_READ_TIMEOUT_SECONDS.",
     413: "Request body too large.",
+    415: "The body must be sent with Content-Type: application/json.",
     422: "The request does not validate.",
     429: "Too many analyses for this user or organisation (see Retry-After).",
     502: "The model failed before the first token.",
@@ -93,6 +99,28 @@ def error_body(
     if details is not None:
         info["details"] = details
     return {"error": info}
+
+
+async def send_error(
+    send: Send,
+    status: int,
+    body: dict[str, Any],
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    """Answer from pure ASGI middleware, before the application has seen the request."""
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:

@@ -6,6 +6,7 @@ outcomes only.
 
 import json
 import logging
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -38,16 +39,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+# Line breaks, escape sequences and other control characters: in a text log line they would
+# let a caller's value (a claim, a header) forge or recolour lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(value: object) -> str:
+    return _CONTROL.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        str(value),
+    )
+
+
 class TextFormatter(logging.Formatter):
+    """`LEVEL logger: message key=value…`, every value escaped; a traceback follows as is."""
+
     def __init__(self) -> None:
         super().__init__("%(levelname)-7s %(name)s: %(message)s")
 
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        text = super().formatMessage(record)
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             text += " " + " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
-        return text
+        return escape_controls(text)
 
 
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]

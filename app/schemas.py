@@ -5,7 +5,8 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 MAX_CONTENT_CHARS = 50_000
 
@@ -23,10 +24,21 @@ class AnalysisStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+def _storable_text(value: str) -> str:
+    # PostgreSQL text and JSONB cannot hold U+0000; the analysis row must always be writable.
+    if "\x00" in value:
+        raise PydanticCustomError("text_nul", "must not contain NUL characters (U+0000)")
+    if not value.strip():
+        raise PydanticCustomError("text_blank", "must contain text, not only whitespace")
+    return value
+
+
 class AnalyseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    content: str = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
+    content: Annotated[
+        str, Field(min_length=1, max_length=MAX_CONTENT_CHARS), AfterValidator(_storable_text)
+    ]
     document_type: str = Field(
         default="contract",
         min_length=1,

@@ -66,6 +66,8 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=3)"]
 
-# Exec form: uvicorn is PID 1 and gets SIGTERM itself. Two workers per replica (scale out with
-# replicas); graceful shutdown bounded at 20 s, inside the platform's 30 s termination grace.
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--timeout-graceful-shutdown", "20"]
+# Exec form: the launcher is PID 1 and runs uvicorn in the same process, which gets SIGTERM
+# itself. `python -m app.serve` checks the settings before uvicorn starts any worker, so a refused
+# configuration exits 3 (uvicorn's supervisor alone would exit 0). Two workers per replica (scale
+# out with replicas); graceful shutdown bounded at 20 s, inside the platform's 30 s grace.
+CMD ["python", "-m", "app.serve", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--timeout-graceful-shutdown", "20"]

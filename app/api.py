@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.auth import purge_expired_jtis
 from app.auth_gate import AuthGate
 from app.body_limit import BodySizeLimitMiddleware
-from app.config import AppEnv, Settings, load_settings
+from app.config import Settings, load_settings
 from app.db import SessionMaker, create_engine, create_sessionmaker
 from app.drain import Drain, DrainMiddleware
 from app.errors import install_error_handlers
@@ -86,7 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Streams a regulatory-compliance analysis of a document as Server-Sent Events.",
         lifespan=lifespan,
-        docs_url=None if settings.app_env is AppEnv.PRODUCTION else "/docs",
+        docs_url="/docs" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
         redoc_url=None,
     )
     install_error_handlers(app)

@@ -54,7 +54,7 @@ EXPECTED_CMD = [
     "--loop",
     "uvloop",
     "--http",
-    "httptools",
+    "app.edge_http:BoundedHttpToolsProtocol",
     "--proxy-headers",
     "--timeout-graceful-shutdown",
     "20",
@@ -157,7 +157,7 @@ def test_the_installed_uvicorn_accepts_the_command(recipe: Recipe) -> None:
     assert params["app"] == "app.main:app"
     assert params["workers"] == 2
     assert params["loop"] == "uvloop"
-    assert params["http"] == "httptools"
+    assert params["http"] == "app.edge_http:BoundedHttpToolsProtocol"  # httptools, bounded
     assert params["proxy_headers"] is True
     assert params["timeout_graceful_shutdown"] == 20
     # Not given on the command line, so uvicorn takes it from FORWARDED_ALLOW_IPS (below).

@@ -6,7 +6,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help uv install run test lint format typecheck migrate revision token eval bench audit container-smoke generate-types openapi clients
+.PHONY: help uv install run test test-fast lint format typecheck migrate revision token eval bench audit container-smoke generate-types openapi clients
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,8 +20,11 @@ install: uv ## install the locked dependencies into .venv
 run: install migrate ## serve the service on http://$(HOST):$(PORT) (SQLite + offline analyzer by default)
 	$(RUN) uvicorn app.main:app --host $(HOST) --port $(PORT) --loop uvloop --http app.edge_http:BoundedHttpToolsProtocol
 
-test: install ## run the whole suite against SQLite and PostgreSQL
+test: install ## run the whole suite against SQLite and PostgreSQL (PostgreSQL tests skip if it is down)
 	$(RUN) pytest
+
+test-fast: install ## the in-process tests on SQLite only (no PostgreSQL, subprocesses, Docker replay or fuzzing)
+	$(RUN) pytest -q -m "not postgres and not process and not container and not fuzz and not slow" --durations=5
 
 lint: install ## ruff check and ruff format --check
 	$(RUN) ruff check .

@@ -16,10 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
-from app.db import SessionMaker, engine_of
+from app.db import SessionMaker
+from app.deps import EngineDep, SettingsDep
 from app.errors import unauthorized
 from app.models import UsedJti, utcnow
 from app.schemas import TokenPayload
+from app.scope import TOKEN_CLAIMS, USER
 
 logger = logging.getLogger("app.auth")
 
@@ -33,7 +35,6 @@ MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 # JWS header parameters this service understands; a `crit` naming any other must be refused.
 UNDERSTOOD_CRIT: frozenset[str] = frozenset()
-CLAIMS_KEY = "token_claims"  # scope["state"] key: the claims AuthGate validated
 
 _bearer = HTTPBearer(auto_error=False, description="HS256 JWT with sub, org and role claims.")
 
@@ -152,25 +153,27 @@ async def purge_expired_jtis(sessionmaker: SessionMaker, leeway_seconds: int) ->
 async def get_current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    settings: SettingsDep,
+    engine: EngineDep,
 ) -> TokenPayload:
     # AuthGate has validated the token before the body was read; this is the fallback for an
     # app mounted without it.
-    claims: dict[str, Any] | None = request.scope.get("state", {}).get(CLAIMS_KEY)
+    claims: dict[str, Any] | None = request.scope["state"].get(TOKEN_CLAIMS)
     if claims is None:
         if credentials is None:
             raise unauthorized("missing bearer token")
-        settings: Settings = request.state.settings
         try:
             claims = validate_token(credentials.credentials, settings)
         except InvalidToken as exc:
             logger.info("token rejected: %s", exc)
             raise unauthorized(f"invalid token: {exc}") from None
     jti = claims.get("jti")
-    if jti is not None and not await consume_jti(engine_of(request), jti, claims["exp"]):
+    if jti is not None and not await consume_jti(engine, jti, claims["exp"]):
         logger.warning("token replay rejected")
         raise unauthorized("invalid token: token has already been used")
     user = TokenPayload(sub=claims["sub"], org=claims["org"], role=claims["role"])
-    request.state.user = user
+    # Read by the access log, which runs outside the route.
+    request.scope["state"][USER] = user
     return user
 
 

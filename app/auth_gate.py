@@ -8,14 +8,15 @@ import logging
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.auth import CLAIMS_KEY, InvalidToken, validate_token
+from app.auth import InvalidToken, validate_token
 from app.config import Settings
-from app.errors import error_body, send_error
+from app.errors import Failure, error_response
+from app.scope import REQUEST_ID, TOKEN_CLAIMS
 
 logger = logging.getLogger("app.auth")
 
 PROTECTED_PREFIX = "/v1/"
-_CHALLENGE = (b"www-authenticate", b"Bearer")
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -43,19 +44,19 @@ class AuthGate:
             return
         token = bearer_token(scope)
         if token is None:
-            await self._refuse(scope, send, "missing bearer token")
+            await self._refuse(scope, receive, send, "missing bearer token")
             return
         try:
             claims = validate_token(token, self.settings)
         except InvalidToken as exc:
             logger.info("token rejected: %s", exc)
-            await self._refuse(scope, send, f"invalid token: {exc}")
+            await self._refuse(scope, receive, send, f"invalid token: {exc}")
             return
-        scope.setdefault("state", {})[CLAIMS_KEY] = claims
+        scope["state"][TOKEN_CLAIMS] = claims
         await self.app(scope, receive, send)
 
     @staticmethod
-    async def _refuse(scope: Scope, send: Send, message: str) -> None:
-        request_id = scope.get("state", {}).get("request_id")
-        body = error_body("unauthorized", message, request_id)
-        await send_error(send, 401, body, [_CHALLENGE])
+    async def _refuse(scope: Scope, receive: Receive, send: Send, message: str) -> None:
+        failure = Failure("unauthorized", message, 401)
+        response = error_response(failure, scope["state"].get(REQUEST_ID), headers=_CHALLENGE)
+        await response(scope, receive, send)

@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     llm_fast_path: bool = True
 
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    sse_send_timeout_seconds: float = Field(default=20.0, gt=0)
     first_token_timeout_seconds: float = Field(default=60.0, gt=0)
     stream_max_seconds: float = Field(default=280.0, gt=0)
     shutdown_drain_seconds: float = Field(default=15.0, ge=0)

@@ -15,11 +15,12 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import error_body, send_error
+from app.errors import Failure, error_response
+from app.scope import REQUEST_ID
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 PROTECTED_PREFIX = "/v1/"
-_CLOSE = (b"connection", b"close")
+_CLOSE = {"Connection": "close"}
 
 
 class BodyRefused(Exception):
@@ -129,12 +130,11 @@ class JsonBodyMiddleware:
                 return
             parse_json_object(body)
         except BodyRefused as refused:
-            await self._refuse(scope, send, refused)
+            await self._refuse(scope, receive, send, refused)
             return
         except HTTPException as exc:  # the body limit, raised from inside receive()
-            await self._refuse(
-                scope, send, BodyRefused(exc.status_code, "payload_too_large", exc.detail)
-            )
+            too_large = BodyRefused(exc.status_code, "payload_too_large", exc.detail)
+            await self._refuse(scope, receive, send, too_large)
             return
 
         replayed = False
@@ -149,11 +149,13 @@ class JsonBodyMiddleware:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _refuse(scope: Scope, send: Send, refused: BodyRefused) -> None:
-        request_id = scope.get("state", {}).get("request_id")
+    async def _refuse(scope: Scope, receive: Receive, send: Send, refused: BodyRefused) -> None:
         details = None
         if refused.kind is not None:
             details = [{"loc": ["body"], "msg": refused.message, "type": refused.kind}]
-        body = error_body(refused.code, refused.message, request_id, details=details)
+        failure = Failure(refused.code, refused.message, refused.status)
         # Unread or unusable bytes may still be on the connection: do not reuse it.
-        await send_error(send, refused.status, body, [_CLOSE])
+        response = error_response(
+            failure, scope["state"].get(REQUEST_ID), headers=_CLOSE, details=details
+        )
+        await response(scope, receive, send)

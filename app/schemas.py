@@ -24,7 +24,7 @@ class AnalysisStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-def _storable_text(value: str) -> str:
+def _usable_content(value: str) -> str:
     # PostgreSQL text and JSONB cannot hold U+0000; the analysis row must always be writable.
     if "\x00" in value:
         raise PydanticCustomError("text_nul", "must not contain NUL characters (U+0000)")
@@ -37,7 +37,7 @@ class AnalyseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content: Annotated[
-        str, Field(min_length=1, max_length=MAX_CONTENT_CHARS), AfterValidator(_storable_text)
+        str, Field(min_length=1, max_length=MAX_CONTENT_CHARS), AfterValidator(_usable_content)
     ]
     document_type: str = Field(
         default="contract",
@@ -49,10 +49,27 @@ class AnalyseRequest(BaseModel):
     )
 
 
+def _storable(text: str) -> str:
+    """Model output as the database can store it: without NUL, lone surrogates replaced.
+
+    Applied where the answer is parsed, so what the client receives is what is stored.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+StorableText = Annotated[str, AfterValidator(_storable)]
+
+
 class Finding(BaseModel):
-    clause: str
+    clause: StorableText
     risk: RiskLevel
-    explanation: str
+    explanation: StorableText
     confidence: float = Field(ge=0.0, le=1.0)
 
 
@@ -60,7 +77,7 @@ class AnalysisDraft(BaseModel):
     """What the model is asked to produce; the service adds `processed_at`."""
 
     findings: list[Finding]
-    summary: str
+    summary: StorableText
 
 
 class AnalyseResponse(AnalysisDraft):

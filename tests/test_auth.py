@@ -175,6 +175,7 @@ BAD_BODIES: dict[str, dict[str, Any]] = {
 }
 
 
+@pytest.mark.any_database
 @pytest.mark.parametrize("route", BODY_ROUTES)
 @pytest.mark.parametrize("body", list(BAD_BODIES))
 async def test_auth_runs_before_the_body_is_read(
@@ -186,6 +187,7 @@ async def test_auth_runs_before_the_body_is_read(
         assert_unauthorized(await client.post(route, **request))
 
 
+@pytest.mark.any_database
 async def test_unknown_protected_paths_are_401_without_a_token(client: httpx.AsyncClient) -> None:
     assert_unauthorized(await client.get("/v1/no-such-thing"))
     assert_unauthorized(await client.post("/v1/analyses", content=b"{"))

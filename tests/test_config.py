@@ -72,6 +72,7 @@ def test_production_accepts_private_metrics_networks_and_forced_public_ones(
     assert settings_from(lifetime, monkeypatch).jwt_max_lifetime_seconds == 900
 
 
+@pytest.mark.any_database
 @pytest.mark.parametrize(
     ("app_env", "api_docs", "served"),
     [
@@ -120,6 +121,7 @@ def test_invalid_values_are_reported_in_one_line(monkeypatch: pytest.MonkeyPatch
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.process
 def test_service_refuses_to_start_with_a_one_line_reason() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FASTAPI_")}
     env.update(APP_ENV="production", FASTAPI_JWT_SECRET="too-short")
@@ -153,6 +155,7 @@ def test_incomplete_model_settings_are_refused(
         settings_from(env, monkeypatch)
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_refused_configuration_exits_3_under_any_worker_count(workers: str) -> None:
     env = clean_env(APP_ENV="production", FASTAPI_JWT_SECRET="a" * 32)
@@ -173,6 +176,8 @@ def test_a_refused_configuration_exits_3_under_any_worker_count(workers: str) ->
     assert "too predictable" in lines[0]
 
 
+@pytest.mark.process
+@pytest.mark.slow
 def test_the_launcher_runs_uvicorn_with_two_workers(tmp_path: Path) -> None:
     env = clean_env(
         APP_ENV="production",

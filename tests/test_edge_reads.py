@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import TEST_SECRET, bearer, claims_for, sign
 from tests.service_process import ServiceProcess, clean_env
 
+pytestmark = [pytest.mark.process, pytest.mark.slow]
+
 PROTOCOL = ("--http", "app.edge_http:BoundedHttpToolsProtocol")
 BOUND = 1.0  # BODY_READ_TIMEOUT_SECONDS and HEADER_READ_TIMEOUT_SECONDS in this test
 SLACK = 4.0  # a loaded machine

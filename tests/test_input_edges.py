@@ -114,6 +114,7 @@ async def test_unusable_bodies_are_refused_with_a_readable_error(
     assert await _rows(database_url) == before
 
 
+@pytest.mark.any_database
 async def test_json_with_a_suffix_media_type_and_charset_is_accepted(
     client: httpx.AsyncClient, token: Factory
 ) -> None:
@@ -124,6 +125,7 @@ async def test_json_with_a_suffix_media_type_and_charset_is_accepted(
         assert response.status_code == 200, (content_type, response.text)
 
 
+@pytest.mark.any_database
 async def test_one_validation_problem_is_named_in_the_message(
     client: httpx.AsyncClient, token: Factory
 ) -> None:

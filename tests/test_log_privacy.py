@@ -16,6 +16,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import TEST_SECRET, bearer, claims_for, sign
@@ -129,6 +130,8 @@ async def nothing() -> None:
     return None
 
 
+@pytest.mark.process
+@pytest.mark.slow
 async def test_no_document_text_in_any_log_line(
     database_url: str, openai_server: OpenAIServer, tmp_path: Path
 ) -> None:

@@ -18,7 +18,7 @@ install: uv ## install the locked dependencies into .venv
 	@$(UV) sync --frozen --quiet
 
 run: install migrate ## serve the service on http://$(HOST):$(PORT) (SQLite + offline analyzer by default)
-	$(RUN) uvicorn app.main:app --host $(HOST) --port $(PORT) --loop uvloop --http httptools
+	$(RUN) uvicorn app.main:app --host $(HOST) --port $(PORT) --loop uvloop --http app.edge_http:BoundedHttpToolsProtocol
 
 test: install ## run the whole suite against SQLite and PostgreSQL (PostgreSQL tests skip if it is down)
 	$(RUN) pytest

@@ -13,11 +13,13 @@ from app.analyses import router as analyses
 from app.analyses.guard import Drain, DrainMiddleware
 from app.analyses.repository import sweep_interrupted
 from app.auth import purge_expired_jtis
+from app.auth_gate import AuthGate
 from app.body_limit import BodySizeLimitMiddleware
-from app.config import AppEnv, Settings, load_settings
+from app.config import Settings, load_settings
 from app.db import SessionMaker, create_engine, create_sessionmaker
 from app.deps import State
 from app.errors import install_error_handlers
+from app.json_body import JsonBodyMiddleware
 from app.llm import ModelSlot
 from app.logs import AccessLogMiddleware, configure_logging
 from app.metrics import Metrics
@@ -84,13 +86,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Streams a regulatory-compliance analysis of a document as Server-Sent Events.",
         lifespan=lifespan,
-        docs_url=None if settings.app_env is AppEnv.PRODUCTION else "/docs",
+        docs_url="/docs" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
         redoc_url=None,
     )
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(me.router)
     app.include_router(analyses.router)
+    # Innermost first. The token is checked before anything looks at the body (its size
+    # included), and CORS wraps every answer, refusals too.
+    app.add_middleware(JsonBodyMiddleware, read_timeout=settings.body_read_timeout_seconds)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.body_limit_bytes)
+    app.add_middleware(AuthGate, settings=settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -99,7 +107,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "X-Analysis-Id"],
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.body_limit_bytes)
     app.add_middleware(DrainMiddleware, drain=drain)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)

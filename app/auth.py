@@ -1,6 +1,8 @@
 """The auth boundary: a short-lived HS256 JWT minted by the Next.js server, validated on every call."""
 
 import logging
+import math
+import re
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, cast
@@ -19,13 +21,20 @@ from app.deps import EngineDep, SettingsDep
 from app.errors import unauthorized
 from app.models import UsedJti, utcnow
 from app.schemas import TokenPayload
-from app.scope import USER
+from app.scope import TOKEN_CLAIMS, USER
 
 logger = logging.getLogger("app.auth")
 
 MAX_TOKEN_BYTES = 4096
 MAX_CLAIM_CHARS = 255
 REQUIRED_STRINGS = ("sub", "org", "role")
+# Seconds since the epoch that a datetime can hold; anything beyond is not a real time.
+MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
+# Control characters and lone surrogates: a database text column refuses some of them and a
+# log line must not carry any, so a claim holding one is not a valid identifier.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# JWS header parameters this service understands; a `crit` naming any other must be refused.
+UNDERSTOOD_CRIT: frozenset[str] = frozenset()
 
 _bearer = HTTPBearer(auto_error=False, description="HS256 JWT with sub, org and role claims.")
 
@@ -38,7 +47,31 @@ def _number(claims: dict[str, Any], name: str) -> float:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidToken(f"claim '{name}' must be a number")
+    # Compare before converting: float() of a 400-digit integer raises OverflowError.
+    if not (isinstance(value, int) or math.isfinite(value)) or not 0 <= value <= MAX_TIMESTAMP:
+        raise InvalidToken(f"claim '{name}' is not a valid time")
     return float(value)
+
+
+def _identifier(claims: dict[str, Any], name: str) -> None:
+    value = claims.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidToken(f"claim '{name}' must be a non-empty string")
+    if len(value) > MAX_CLAIM_CHARS:
+        raise InvalidToken(f"claim '{name}' is too long")
+    if _UNPRINTABLE.search(value):
+        raise InvalidToken(f"claim '{name}' contains control characters")
+
+
+def _check_header(token: str) -> None:
+    header = jwt.get_unverified_header(token)
+    if header.get("alg") != "HS256":
+        raise InvalidToken("only HS256 tokens are accepted")
+    if "crit" in header:
+        crit = header["crit"]
+        # RFC 7515 4.1.11: a non-empty list of extensions the recipient must understand.
+        if not isinstance(crit, list) or not crit or not set(crit) <= UNDERSTOOD_CRIT:
+            raise InvalidToken("unsupported critical header parameter")
 
 
 def validate_token(token: str, settings: Settings, now: float | None = None) -> dict[str, Any]:
@@ -57,9 +90,7 @@ def validate_token(token: str, settings: Settings, now: float | None = None) -> 
         "leeway": leeway,
     }
     try:
-        header = jwt.get_unverified_header(token)
-        if header.get("alg") != "HS256":
-            raise InvalidToken("only HS256 tokens are accepted")
+        _check_header(token)
         claims: dict[str, Any] = jwt.decode(
             token,
             settings.jwt_secret,
@@ -74,11 +105,7 @@ def validate_token(token: str, settings: Settings, now: float | None = None) -> 
         raise InvalidToken(_reason(exc)) from None
 
     for name in REQUIRED_STRINGS:
-        value = claims.get(name)
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidToken(f"claim '{name}' must be a non-empty string")
-        if len(value) > MAX_CLAIM_CHARS:
-            raise InvalidToken(f"claim '{name}' is too long")
+        _identifier(claims, name)
     exp, iat = _number(claims, "exp"), _number(claims, "iat")
     if exp <= now - leeway:
         raise InvalidToken("token has expired")
@@ -87,9 +114,7 @@ def validate_token(token: str, settings: Settings, now: float | None = None) -> 
     if exp - iat > settings.jwt_max_lifetime_seconds:
         raise InvalidToken("token lifetime exceeds the allowed maximum")
     if "jti" in claims:
-        jti = claims["jti"]
-        if not isinstance(jti, str) or not jti or len(jti) > MAX_CLAIM_CHARS:
-            raise InvalidToken("claim 'jti' must be a non-empty string")
+        _identifier(claims, "jti")
     return claims
 
 
@@ -131,13 +156,17 @@ async def get_current_user(
     settings: SettingsDep,
     engine: EngineDep,
 ) -> TokenPayload:
-    if credentials is None:
-        raise unauthorized("missing bearer token")
-    try:
-        claims = validate_token(credentials.credentials, settings)
-    except InvalidToken as exc:
-        logger.info("token rejected: %s", exc)
-        raise unauthorized(f"invalid token: {exc}") from None
+    # AuthGate has validated the token before the body was read; this is the fallback for an
+    # app mounted without it.
+    claims: dict[str, Any] | None = request.scope["state"].get(TOKEN_CLAIMS)
+    if claims is None:
+        if credentials is None:
+            raise unauthorized("missing bearer token")
+        try:
+            claims = validate_token(credentials.credentials, settings)
+        except InvalidToken as exc:
+            logger.info("token rejected: %s", exc)
+            raise unauthorized(f"invalid token: {exc}") from None
     jti = claims.get("jti")
     if jti is not None and not await consume_jti(engine, jti, claims["exp"]):
         logger.warning("token replay rejected")

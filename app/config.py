@@ -16,6 +16,25 @@ logger = logging.getLogger("app.config")
 # `make run` and `make token` work with no setup. Production refuses to start without one.
 DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0123456789"
 MIN_SECRET_BYTES = 32
+# `openssl rand -hex 32` has 16 distinct characters, base64 of 32 random bytes about 28; a
+# secret like 'a'*32 or 'abab…' has a handful.
+MIN_SECRET_DISTINCT_CHARS = 10
+MAX_PRODUCTION_TOKEN_LIFETIME_SECONDS = 15 * 60
+# Loopback, private, shared (carrier-grade NAT, used by container platforms) and link-local.
+PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
 
 
 DEFAULT_SECTION_CHARS = 60_000
@@ -50,6 +69,9 @@ class Settings(BaseSettings):
     metrics_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.1/32", "::1/128"]
     )
+    metrics_allow_public: bool = False
+    # None: served outside production only.
+    api_docs: bool | None = None
 
     jwt_leeway_seconds: int = Field(default=10, ge=0, le=300)
     jwt_max_lifetime_seconds: int = Field(default=300, gt=0)
@@ -60,6 +82,9 @@ class Settings(BaseSettings):
     store_document_content: bool = False
     max_content_chars: int = Field(default=MAX_CONTENT_CHARS, ge=1, le=MAX_CONTENT_CHARS)
     max_body_bytes: int | None = Field(default=None, ge=1024)
+    body_read_timeout_seconds: float = Field(default=15.0, gt=0)
+    max_header_bytes: int = Field(default=32 * 1024, ge=4096)
+    header_read_timeout_seconds: float = Field(default=10.0, gt=0)
     org_max_concurrent_streams: int = Field(default=10, ge=1)
     user_requests_per_minute: int = Field(default=30, ge=1)
     db_ready_timeout_seconds: float = Field(default=2.0, gt=0)
@@ -95,20 +120,28 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_insecure(self) -> Self:
-        if self.app_env is AppEnv.PRODUCTION:
-            secret = self.fastapi_jwt_secret.get_secret_value() if self.fastapi_jwt_secret else ""
-            if not secret:
-                raise ValueError("FASTAPI_JWT_SECRET is required in production")
-            if secret == DEV_JWT_SECRET:
-                raise ValueError(
-                    "FASTAPI_JWT_SECRET must not be the development secret in production"
-                )
-            if len(secret.encode()) < MIN_SECRET_BYTES:
-                raise ValueError(
-                    f"FASTAPI_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes in production"
-                )
-            if "*" in self.cors_origins:
-                raise ValueError("CORS_ORIGINS must not contain '*' in production")
+        if self.app_env is not AppEnv.PRODUCTION:
+            return self
+        secret = self.fastapi_jwt_secret.get_secret_value() if self.fastapi_jwt_secret else ""
+        reason = _weak_secret(secret)
+        if reason:
+            raise ValueError(f"FASTAPI_JWT_SECRET {reason} in production")
+        if "*" in self.cors_origins:
+            raise ValueError("CORS_ORIGINS must not contain '*' in production")
+        if "null" in (origin.lower() for origin in self.cors_origins):
+            # Sandboxed iframes and file:// pages send `Origin: null`: anyone can.
+            raise ValueError("CORS_ORIGINS must not contain 'null' in production")
+        public = [n for n in self.metrics_allow if not _is_private(n)]
+        if public and not self.metrics_allow_public:
+            raise ValueError(
+                f"METRICS_ALLOW includes non-private networks ({', '.join(public)}) in "
+                "production; set METRICS_ALLOW_PUBLIC=true if that is intended"
+            )
+        if self.jwt_max_lifetime_seconds > MAX_PRODUCTION_TOKEN_LIFETIME_SECONDS:
+            raise ValueError(
+                f"JWT_MAX_LIFETIME_SECONDS must be at most "
+                f"{MAX_PRODUCTION_TOKEN_LIFETIME_SECONDS} in production"
+            )
         return self
 
     @model_validator(mode="after")
@@ -155,6 +188,12 @@ class Settings(BaseSettings):
         return 0 if self.llm_provider == "local" else DEFAULT_SECTION_CHARS
 
     @property
+    def docs_enabled(self) -> bool:
+        if self.api_docs is not None:
+            return self.api_docs
+        return self.app_env is not AppEnv.PRODUCTION
+
+    @property
     def log_style(self) -> Literal["json", "text"]:
         if self.log_format is not None:
             return self.log_format
@@ -169,6 +208,32 @@ class Settings(BaseSettings):
     @property
     def uses_dev_secret(self) -> bool:
         return self.jwt_secret == DEV_JWT_SECRET
+
+
+def _weak_secret(secret: str) -> str | None:
+    """Why a production secret is too weak, or None."""
+    if not secret.strip():
+        return "is required"
+    if secret != secret.strip():
+        return "must not start or end with whitespace"
+    if secret == DEV_JWT_SECRET:
+        return "must not be the development secret"
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        return f"must be at least {MIN_SECRET_BYTES} bytes"
+    if len(set(secret)) < MIN_SECRET_DISTINCT_CHARS:
+        return (
+            f"is too predictable (fewer than {MIN_SECRET_DISTINCT_CHARS} distinct characters; "
+            "use e.g. `openssl rand -hex 32`)"
+        )
+    return None
+
+
+def _is_private(network: str) -> bool:
+    parsed = ipaddress.ip_network(network, strict=False)
+    return any(
+        parsed.version == private.version and parsed.subnet_of(private)  # type: ignore[arg-type]
+        for private in PRIVATE_NETWORKS
+    )
 
 
 def load_settings() -> Settings:

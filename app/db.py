@@ -15,9 +15,15 @@ SessionMaker = async_sessionmaker[AsyncSession]
 
 
 def create_engine(url: str) -> AsyncEngine:
+    # hide_parameters: a statement's parameters (documents, findings) never reach an error's
+    # message, hence never a log line.
     if url.startswith("sqlite"):
         engine = create_async_engine(
-            url, connect_args={"timeout": 30}, pool_timeout=30, pool_reset_on_return=None
+            url,
+            connect_args={"timeout": 30},
+            pool_timeout=30,
+            pool_reset_on_return=None,
+            hide_parameters=True,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "reset", _sqlite_reset)
@@ -29,6 +35,7 @@ def create_engine(url: str) -> AsyncEngine:
         # No pre-ping: it costs two round trips per checkout. A connection that died with the
         # server fails one request with 503 and is discarded; recycling bounds their age.
         pool_recycle=1800,
+        hide_parameters=True,
         connect_args={"timeout": 5, "server_settings": {"application_name": "compliance-stream"}},
     )
 

@@ -69,6 +69,7 @@ _CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
@@ -82,7 +83,9 @@ _CODES = {
 ERROR_DESCRIPTIONS = {
     401: "Missing or invalid bearer token.",
     404: "No such resource in your organisation.",
+    408: "The request body did not arrive within BODY_READ_TIMEOUT_SECONDS.",
     413: "Request body too large.",
+    415: "The body must be sent with Content-Type: application/json.",
     422: "The request does not validate.",
     429: "Too many analyses for this user or organisation (see Retry-After).",
     502: "The model failed before the first token.",

@@ -6,8 +6,10 @@ outcomes only.
 
 import json
 import logging
+import re
 import sys
 import time
+import traceback
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -17,10 +19,73 @@ from app.request_id import current_request_id
 from app.scope import ANALYSIS_LOG, REQUEST_ID, USER
 
 PROBE_PATHS = ("/health", "/ready", "/metrics")
+QUIET_LIBRARIES = (
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+    "openai",
+    "langchain",
+    "langchain_openai",
+    "aiosqlite",
+    "asyncpg",
+    "sqlalchemy",
+)
 access_logger = logging.getLogger("app.access")
 
 
-class JsonFormatter(logging.Formatter):
+# Exceptions whose message can quote what was being written or validated: a database
+# driver's (PostgreSQL's CONTEXT line shows the JSON it refused), SQLAlchemy's, pydantic's
+# (input_value=...). Their tracebacks keep the type, the SQLSTATE and every frame.
+_DATA_BEARING_MODULES = ("sqlalchemy", "asyncpg", "sqlite3", "aiosqlite", "pydantic")
+
+
+def _describe(exc: BaseException) -> str:
+    kind = type(exc)
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    if not kind.__module__.startswith(_DATA_BEARING_MODULES):
+        return f"{name}: {exc}"
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(
+        getattr(exc, "orig", None), "sqlstate", None
+    )
+    suffix = f" (SQLSTATE {sqlstate})" if isinstance(sqlstate, str) else ""
+    return f"{name}{suffix}: [message withheld: it may quote stored data]"
+
+
+def format_exception(exc: BaseException) -> str:
+    """A traceback like the interpreter's, without the message of a data-bearing exception."""
+    chain: list[tuple[BaseException, str | None]] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    link: str | None = None
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append((current, link))
+        if current.__cause__ is not None:
+            current, link = current.__cause__, "The above exception was the direct cause of:"
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current, link = current.__context__, "During handling of the above exception:"
+        else:
+            current = None
+    parts: list[str] = []
+    for item, follows in reversed(chain):
+        parts.append("Traceback (most recent call last):\n")
+        parts.extend(traceback.format_tb(item.__traceback__))
+        parts.append(_describe(item) + "\n")
+        if follows is not None:
+            parts.append(f"\n{follows}\n\n")
+    return "".join(parts).rstrip("\n")
+
+
+class _SafeTracebacks(logging.Formatter):
+    def formatException(self, ei: Any) -> str:
+        exc = ei[1] if isinstance(ei, tuple) else None
+        if isinstance(exc, BaseException):
+            return format_exception(exc)
+        return super().formatException(ei)
+
+
+class JsonFormatter(_SafeTracebacks):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
@@ -39,16 +104,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-class TextFormatter(logging.Formatter):
+# Line breaks, escape sequences and other control characters: in a text log line they would
+# let a caller's value (a claim, a header) forge or recolour lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(value: object) -> str:
+    return _CONTROL.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        str(value),
+    )
+
+
+class TextFormatter(_SafeTracebacks):
+    """`LEVEL logger: message key=value…`, every value escaped; a traceback follows as is."""
+
     def __init__(self) -> None:
         super().__init__("%(levelname)-7s %(name)s: %(message)s")
 
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        text = super().formatMessage(record)
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             text += " " + " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
-        return text
+        return escape_controls(text)
 
 
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -68,8 +149,9 @@ def configure_logging(fmt: Literal["json", "text"], level: str) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
-    # One line per upstream call is noise next to our access line.
-    for name in ("httpx", "httpx2", "openai"):
+    # One line per upstream call is noise next to our access line, and at debug level these
+    # libraries log what they send: statements with their parameters, the model request.
+    for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
     # Our access line replaces uvicorn's: it knows the route, the caller and the outcome.
     uvicorn_access = logging.getLogger("uvicorn.access")

@@ -6,6 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 MAX_CONTENT_CHARS = 500_000
 """The contract's ceiling; a deployment may lower it with the MAX_CONTENT_CHARS setting."""
@@ -24,10 +25,21 @@ class AnalysisStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+def _usable_content(value: str) -> str:
+    # PostgreSQL text and JSONB cannot hold U+0000; the analysis row must always be writable.
+    if "\x00" in value:
+        raise PydanticCustomError("text_nul", "must not contain NUL characters (U+0000)")
+    if not value.strip():
+        raise PydanticCustomError("text_blank", "must contain text, not only whitespace")
+    return value
+
+
 class AnalyseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    content: str = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
+    content: Annotated[
+        str, Field(min_length=1, max_length=MAX_CONTENT_CHARS), AfterValidator(_usable_content)
+    ]
     document_type: str = Field(
         default="contract",
         min_length=1,

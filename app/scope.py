@@ -15,3 +15,7 @@ USER = "user"
 
 ANALYSIS_LOG = "analysis_log"
 """The analysis's outcome fields, set when an analysis closes; read by the access log."""
+
+TOKEN_CLAIMS = "token_claims"
+"""The claims of a token AuthGate validated before the body was read; read by the auth
+dependency, which then consumes the token's `jti`."""

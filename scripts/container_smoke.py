@@ -24,6 +24,7 @@ platform does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -508,6 +509,8 @@ def refused_start(
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.process.wait(5)  # the reason is written just before the exit
         return RefusedStart(server.process.poll(), server.output(), health_answered)
     finally:
         server.close()

@@ -59,6 +59,22 @@ def now() -> int:
     return int(time.time())
 
 
+def raw_claims(text: str) -> str:
+    """A correctly signed token whose payload is exactly `text` (JSON the encoder would not write)."""
+    return hs256_raw(b'{"alg":"HS256","typ":"JWT"}', text.encode())
+
+
+def claims_json(**raw: str) -> str:
+    """Valid claims with some values replaced by raw JSON text (e.g. Infinity, a lone surrogate)."""
+    fields = {k: json.dumps(v) for k, v in claims_for().items()}
+    fields.update(raw)
+    return raw_claims("{" + ",".join(f'"{k}":{v}' for k, v in fields.items()) + "}")
+
+
+def with_header(**header: Any) -> str:
+    return sign(claims_for(), headers=header)
+
+
 # Built when each test runs: time-relative tokens must not age during a long session.
 
 ATTACKS: dict[str, Callable[[], dict[str, str]]] = {
@@ -103,6 +119,29 @@ ATTACKS: dict[str, Callable[[], dict[str, str]]] = {
     "jti not a string": lambda: bearer(sign(claims_for(jti=42))),
     "64 KB token": lambda: bearer(sign(claims_for(padding="x" * 64 * 1024))),
     "payload not an object": lambda: bearer(hs256_raw(b'{"alg":"HS256"}', b"[1, 2]")),
+    "exp 10**400": lambda: bearer(sign(claims_for(exp=10**400))),
+    "iat 10**400": lambda: bearer(sign(claims_for(iat=10**400))),
+    "iat -10**400": lambda: bearer(sign(claims_for(iat=-(10**400)))),
+    "nbf 10**400": lambda: bearer(sign(claims_for(nbf=10**400))),
+    "exp Infinity": lambda: bearer(claims_json(exp="Infinity")),
+    "exp NaN": lambda: bearer(claims_json(exp="NaN")),
+    "iat -Infinity": lambda: bearer(claims_json(iat="-Infinity")),
+    "exp 1e400": lambda: bearer(claims_json(exp="1e400")),
+    "exp a float past 9999": lambda: bearer(sign(claims_for(exp=1e300))),
+    "NUL in sub": lambda: bearer(sign(claims_for(sub="user\u0000x"))),
+    "NUL in org": lambda: bearer(sign(claims_for(org="org\u0000x"))),
+    "NUL in role": lambda: bearer(sign(claims_for(role="\u0000"))),
+    "NUL in jti": lambda: bearer(sign(claims_for(jti=f"{uuid.uuid4().hex}\u0000"))),
+    "newline in org": lambda: bearer(sign(claims_for(org="org-a\nINFO forged: line"))),
+    "ANSI in sub": lambda: bearer(sign(claims_for(sub="\u001b[31mred\u001b[0m"))),
+    "lone surrogate in org": lambda: bearer(claims_json(org='"org-\\ud800"')),
+    "lone surrogate in jti": lambda: bearer(claims_json(jti='"jti-\\udfff"')),
+    "empty jti": lambda: bearer(sign(claims_for(jti=""))),
+    "crit unknown extension": lambda: bearer(with_header(crit=["b64"], b64=False)),
+    "crit naming a made-up extension": lambda: bearer(with_header(crit=["x-ext"], **{"x-ext": 1})),
+    "crit empty list": lambda: bearer(with_header(crit=[])),
+    "crit not a list": lambda: bearer(with_header(crit="exp")),
+    "header not an object": lambda: bearer(hs256_raw(b'["HS256"]', b"{}")),
 }
 
 
@@ -118,6 +157,40 @@ def assert_unauthorized(response: httpx.Response) -> None:
 @pytest.mark.parametrize("attack", list(ATTACKS))
 async def test_attack_is_refused(client: httpx.AsyncClient, attack: str) -> None:
     assert_unauthorized(await client.get("/v1/me", headers=ATTACKS[attack]()))
+
+
+BODY_ROUTES = ("/v1/analyse/stream", "/v1/analyse")
+# Bodies every later stage would refuse with 413, 415 or 422: without a token, still 401.
+BAD_BODIES: dict[str, dict[str, Any]] = {
+    "malformed JSON": {"content": b'{"content": ', "headers": {"content-type": "application/json"}},
+    "no content type": {"content": b'{"content": "x"}', "headers": {}},
+    "text/plain": {"content": b"hello", "headers": {"content-type": "text/plain"}},
+    "invalid UTF-8": {
+        "content": b'{"content": "\xff"}',
+        "headers": {"content-type": "application/json"},
+    },
+    "an array": {"json": [1, 2]},
+    "not the contract": {"json": {"nope": 1}},
+    "too large": {"json": {"content": "x" * 300_000}},
+}
+
+
+@pytest.mark.any_database
+@pytest.mark.parametrize("route", BODY_ROUTES)
+@pytest.mark.parametrize("body", list(BAD_BODIES))
+async def test_auth_runs_before_the_body_is_read(
+    client: httpx.AsyncClient, route: str, body: str
+) -> None:
+    for headers in ({}, ATTACKS["expired"](), ATTACKS["NUL in jti"]()):
+        request = dict(BAD_BODIES[body])
+        request["headers"] = {**request.get("headers", {}), **headers}
+        assert_unauthorized(await client.post(route, **request))
+
+
+@pytest.mark.any_database
+async def test_unknown_protected_paths_are_401_without_a_token(client: httpx.AsyncClient) -> None:
+    assert_unauthorized(await client.get("/v1/no-such-thing"))
+    assert_unauthorized(await client.post("/v1/analyses", content=b"{"))
 
 
 async def test_article_token_is_accepted(client: httpx.AsyncClient) -> None:

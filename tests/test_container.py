@@ -40,7 +40,9 @@ from scripts.dockerfile import DockerIgnore, Recipe, load_recipe
 
 BASE_IMAGE = "python:3.12-slim"
 EXPECTED_CMD = [
-    "uvicorn",
+    "python",
+    "-m",
+    "app.serve",
     "app.main:app",
     "--host",
     "0.0.0.0",
@@ -51,7 +53,7 @@ EXPECTED_CMD = [
     "--loop",
     "uvloop",
     "--http",
-    "httptools",
+    "app.edge_http:BoundedHttpToolsProtocol",
     "--proxy-headers",
     "--timeout-graceful-shutdown",
     "17",
@@ -143,20 +145,21 @@ def test_the_command(recipe: Recipe) -> None:
     assert int(recipe.option("--timeout-graceful-shutdown")) < PLATFORM_GRACE_SECONDS
     assert recipe.cmd.count("--host") == recipe.cmd.count("--port") == 1
     assert local_command(recipe.cmd, 1234) == [
-        "127.0.0.1" if i == 3 else "1234" if i == 5 else arg for i, arg in enumerate(EXPECTED_CMD)
+        "127.0.0.1" if i == 5 else "1234" if i == 7 else arg for i, arg in enumerate(EXPECTED_CMD)
     ]
 
 
 @pytest.mark.container
 def test_the_installed_uvicorn_accepts_the_command(recipe: Recipe) -> None:
     """Parse the CMD with uvicorn's own CLI (no server started)."""
-    context = uvicorn_cli.make_context("uvicorn", list(recipe.cmd[1:]))
+    assert recipe.cmd[:3] == ["python", "-m", "app.serve"]  # the launcher hands the rest over
+    context = uvicorn_cli.make_context("uvicorn", list(recipe.cmd[3:]))
     with context:
         params = context.params
     assert params["app"] == "app.main:app"
     assert params["workers"] == 2
     assert params["loop"] == "uvloop"
-    assert params["http"] == "httptools"
+    assert params["http"] == "app.edge_http:BoundedHttpToolsProtocol"  # httptools, bounded
     assert params["proxy_headers"] is True
     assert params["timeout_graceful_shutdown"] == 17
     # Not given on the command line, so uvicorn takes it from FORWARDED_ALLOW_IPS (below).
@@ -362,3 +365,4 @@ def test_the_image_refuses_to_start_without_a_real_secret(
     )
     assert "refusing to start" in refused.output, refused.output
     assert not refused.health_answered
+    assert refused.exit_code == 3, refused.output

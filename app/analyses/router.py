@@ -27,7 +27,7 @@ from app.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["analyses"])
 
-ERRORS = error_responses(401, 413, 422, 429, 502, 503, 504)
+ERRORS = error_responses(401, 408, 413, 415, 422, 429, 502, 503, 504)
 
 
 async def _lifecycle(

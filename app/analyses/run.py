@@ -91,7 +91,9 @@ class AnalysisRun:
         try:
             draft = parse_draft(scanner.text)
         except ValidationError as exc:
-            message = f"the model's answer is not a valid analysis ({exc.error_count()} errors)"
+            count = exc.error_count()
+            problems = f"{count} error" if count == 1 else f"{count} errors"
+            message = f"the model's answer is not a valid analysis ({problems})"
             yield Failed(Failure("invalid_model_output", message, 502))
             return
         # A finding the scanner could not place (unusual formatting) still goes out before the end.

@@ -2,8 +2,13 @@
 export UV_PYTHON_DOWNLOADS := never
 HOST ?= 127.0.0.1
 PORT ?= 8000
-UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
-RUN := $(UV) run --frozen
+# uv from PATH, else the one `make uv` installs into a private venv (the system Python is untouched).
+BOOTSTRAP := .bootstrap
+UV ?= $(shell command -v uv 2>/dev/null || echo $(BOOTSTRAP)/bin/uv)
+# Settings from a local .env (copy .env.example) when there is one; the environment wins over it.
+RUN := $(UV) run --frozen $(if $(wildcard .env),--env-file .env)
+# RELOAD=1 make run: restart the server when a file under app/ changes.
+RELOAD_ARGS := $(if $(filter 1 true yes,$(RELOAD)),--reload --reload-dir app)
 
 .DEFAULT_GOAL := help
 .PHONY: help uv install run test lint format typecheck migrate revision token eval bench audit container-smoke generate-types openapi clients
@@ -11,14 +16,17 @@ RUN := $(UV) run --frozen
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-uv:
-	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+uv: ## find uv, or install it into .bootstrap/ (a private venv) on first run
+	@$(UV) --version >/dev/null 2>&1 || { \
+	  echo "uv not found on PATH: installing it into $(BOOTSTRAP)/ (a private venv; the system Python is untouched)"; \
+	  python3 -m venv $(BOOTSTRAP) && $(BOOTSTRAP)/bin/python -m pip install --quiet --disable-pip-version-check uv; \
+	} || { echo "could not create $(BOOTSTRAP)/: install uv (https://docs.astral.sh/uv/) or python3-venv" >&2; exit 1; }
 
 install: uv ## install the locked dependencies into .venv
 	@$(UV) sync --frozen --quiet
 
-run: install migrate ## serve the service on http://$(HOST):$(PORT) (SQLite + offline analyzer by default)
-	$(RUN) uvicorn app.main:app --host $(HOST) --port $(PORT) --loop uvloop --http httptools
+run: install migrate ## serve http://$(HOST):$(PORT) (SQLite + offline analyzer; RELOAD=1 reloads on change)
+	$(RUN) uvicorn app.main:app --host $(HOST) --port $(PORT) --loop uvloop --http httptools $(RELOAD_ARGS)
 
 test: install ## run the whole suite against SQLite and PostgreSQL
 	$(RUN) pytest

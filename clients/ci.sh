@@ -50,7 +50,7 @@ step "toolchain"
 node -e 'const [a, b] = process.versions.node.split(".").map(Number);
   if (a < 20 || (a === 20 && b < 19)) { console.error(`node ${process.version}: need >= 20.19`); process.exit(1); }'
 echo "node $(node --version), npm $(npm --version 2>/dev/null)"
-if ! command -v uv >/dev/null 2>&1; then python3 -m pip install --quiet uv; fi
+if ! command -v uv >/dev/null 2>&1; then make uv && export PATH="$PWD/.bootstrap/bin:$PATH"; fi
 uv sync --frozen --quiet
 
 step "npm ci (clients/typescript)"

@@ -11,7 +11,7 @@ RUN := $(UV) run --frozen $(if $(wildcard .env),--env-file .env)
 RELOAD_ARGS := $(if $(filter 1 true yes,$(RELOAD)),--reload --reload-dir app)
 
 .DEFAULT_GOAL := help
-.PHONY: help uv install run test lint format typecheck migrate revision token eval bench audit container-smoke generate-types openapi clients
+.PHONY: help uv install run analyse test lint format typecheck migrate revision token eval bench audit container-smoke generate-types openapi clients
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,6 +50,10 @@ revision: install ## autogenerate a migration: make revision m="what changed"
 
 token: uv ## print a dev bearer token (SUB, ORG, ROLE, TTL override the claims)
 	@$(RUN) --quiet python -m app.cli token --sub "$${SUB:-dev-user}" --org "$${ORG:-dev-org}" --role "$${ROLE:-analyst}" --ttl "$${TTL:-120}"
+
+analyse: install ## stream an analysis of FILE live (make analyse FILE=examples/contract.txt; TYPE, URL, FORMAT)
+	@$(if $(FILE),,$(error usage: make analyse FILE=path/to/document.txt))
+	@$(RUN) --quiet python -m app.cli analyse "$(FILE)" $(if $(TYPE),--type "$(TYPE)") $(if $(URL),--url "$(URL)") $(if $(FORMAT),--format "$(FORMAT)")
 
 eval: install ## print the offline analyzer's precision/recall table
 	$(RUN) python tests/analyzer_eval.py

@@ -21,6 +21,7 @@ from app.logs import AccessLogMiddleware, configure_logging
 from app.records import sweep_interrupted
 from app.request_id import RequestIdMiddleware
 from app.routers import analyses, health, me
+from app.version import service_version
 
 logger = logging.getLogger("app")
 
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Compliance analysis service",
-        version="0.1.0",
+        version=service_version(),
         description="Streams a regulatory-compliance analysis of a document as Server-Sent Events.",
         lifespan=lifespan,
         docs_url=None if settings.app_env is AppEnv.PRODUCTION else "/docs",

@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from app.config import Settings
 from app.db import sessionmaker_of
 from app.errors import AppError
 from app.llm import ModelSlot
+from app.version import service_version
 
 if TYPE_CHECKING:
     from app.metrics import Metrics
@@ -22,6 +23,7 @@ router = APIRouter(tags=["probes"])
 
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
+    version: str = Field(description="The service's release (pyproject.toml, CHANGELOG.md).")
 
 
 class Readiness(BaseModel):
@@ -53,7 +55,7 @@ async def metrics(request: Request) -> Response:
 
 @router.get("/health")
 async def health() -> Health:
-    return Health()
+    return Health(version=service_version())
 
 
 @router.get("/ready", responses={503: {"model": Readiness}})

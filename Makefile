@@ -11,7 +11,7 @@ RUN := $(UV) run --frozen $(if $(wildcard .env),--env-file .env)
 RELOAD_ARGS := $(if $(filter 1 true yes,$(RELOAD)),--reload --reload-dir app)
 
 .DEFAULT_GOAL := help
-.PHONY: help uv install run analyse test lint format typecheck migrate revision token eval bench audit container-smoke generate-types openapi clients
+.PHONY: help uv install run analyse test lint format typecheck migrate revision token eval bench audit container-smoke generate-types openapi wire-formats clients
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ generate-types: install ## regenerate clients/typescript/schemas.ts (Zod) from a
 
 openapi: install ## write the app's OpenAPI document to clients/openapi.json
 	@UV="$(UV)" bash clients/generate.sh openapi
+
+wire-formats: install ## regenerate docs/wire-formats.md (every stream event, JSON Schema) from app/schemas.py
+	@UV="$(UV)" bash clients/generate.sh docs
 
 clients: install ## TypeScript side: contract drift, tsc, next build, node tests (contract + e2e)
 	bash clients/ci.sh

@@ -3,7 +3,8 @@
 #
 #  1. installs what it needs: the Python venv (uv sync), npm ci in clients/typescript and
 #     clients/nextjs, Debian's chromium when /usr/bin/chromium is missing;
-#  2. regenerates clients/openapi.json and clients/typescript/{contract.json,schemas.ts} and fails
+#  2. regenerates clients/openapi.json, clients/typescript/{contract.json,schemas.ts} and
+#     docs/wire-formats.md, and fails
 #     when they differ from the committed ones (a Pydantic change without `make generate-types`);
 #  3. type-checks both packages (tsc --noEmit) and builds the Next.js kit (next build);
 #  4. runs the node tests: the contract test against the real service, and the end-to-end test
@@ -58,7 +59,7 @@ npm ci --prefix clients/typescript --no-audit --no-fund --loglevel=error
 
 step "regenerate the contract and fail on any difference"
 bash clients/generate.sh all
-generated=(clients/openapi.json clients/typescript/contract.json clients/typescript/schemas.ts)
+generated=(clients/openapi.json clients/typescript/contract.json clients/typescript/schemas.ts docs/wire-formats.md)
 untracked=$(git ls-files --others -- "${generated[@]}")
 if [ -n "$untracked" ]; then
   echo "clients/: generated files that git does not track: $untracked (git add them)" >&2
@@ -66,10 +67,10 @@ if [ -n "$untracked" ]; then
 fi
 if ! git --no-pager diff --exit-code --stat -- "${generated[@]}"; then
   git --no-pager diff -- "${generated[@]}" | head -100
-  echo "clients/: the generated contract is stale: run \`make openapi generate-types\` and commit the result" >&2
+  echo "clients/: the generated contract is stale: run \`make openapi generate-types wire-formats\` and commit the result" >&2
   exit 1
 fi
-echo "generated files match app/schemas.py and the app"
+echo "generated files (contract, OpenAPI, docs/wire-formats.md) match app/schemas.py and the app"
 
 step "npm ci (clients/nextjs)"
 npm ci --prefix clients/nextjs --no-audit --no-fund --loglevel=error

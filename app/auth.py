@@ -14,10 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
-from app.db import SessionMaker, engine_of
+from app.db import SessionMaker
+from app.deps import EngineDep, SettingsDep
 from app.errors import unauthorized
 from app.models import UsedJti, utcnow
 from app.schemas import TokenPayload
+from app.scope import USER
 
 logger = logging.getLogger("app.auth")
 
@@ -126,21 +128,23 @@ async def purge_expired_jtis(sessionmaker: SessionMaker, leeway_seconds: int) ->
 async def get_current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    settings: SettingsDep,
+    engine: EngineDep,
 ) -> TokenPayload:
     if credentials is None:
         raise unauthorized("missing bearer token")
-    settings: Settings = request.state.settings
     try:
         claims = validate_token(credentials.credentials, settings)
     except InvalidToken as exc:
         logger.info("token rejected: %s", exc)
         raise unauthorized(f"invalid token: {exc}") from None
     jti = claims.get("jti")
-    if jti is not None and not await consume_jti(engine_of(request), jti, claims["exp"]):
+    if jti is not None and not await consume_jti(engine, jti, claims["exp"]):
         logger.warning("token replay rejected")
         raise unauthorized("invalid token: token has already been used")
     user = TokenPayload(sub=claims["sub"], org=claims["org"], role=claims["role"])
-    request.state.user = user
+    # Read by the access log, which runs outside the route.
+    request.scope["state"][USER] = user
     return user
 
 

@@ -1,11 +1,10 @@
 """Refuses request bodies over MAX_BODY_BYTES with 413 before they are read (pure ASGI)."""
 
-import json
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import error_body
+from app.errors import Failure, error_response
+from app.scope import REQUEST_ID
 
 
 def _message(limit: int) -> str:
@@ -23,7 +22,7 @@ class BodySizeLimitMiddleware:
             return
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, send)
+            await self._refuse(scope, receive, send)
             return
         received = 0
         limit = self.max_bytes
@@ -40,19 +39,9 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, limited_receive, send)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        request_id = scope.get("state", {}).get("request_id")
-        error = error_body("payload_too_large", _message(self.max_bytes), request_id)
-        body = json.dumps(error).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Set by RequestIdMiddleware, which runs outside this one.
+        request_id = scope.get("state", {}).get(REQUEST_ID)
+        failure = Failure("payload_too_large", _message(self.max_bytes), 413)
+        response = error_response(failure, request_id, headers={"connection": "close"})
+        await response(scope, receive, send)

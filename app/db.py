@@ -1,9 +1,7 @@
-"""Engine and session factory, built in the lifespan; the request-scoped session dependency."""
+"""Engine and session factory, built in the lifespan (`app.deps` hands them to routes)."""
 
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -54,28 +52,3 @@ def _sqlite_reset(dbapi_connection: Any, record: ConnectionPoolEntry, _state: An
 
 def create_sessionmaker(engine: AsyncEngine) -> SessionMaker:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-def engine_of(request: Request) -> AsyncEngine:
-    engine: AsyncEngine = request.state.engine
-    return engine
-
-
-def sessionmaker_of(request: Request) -> SessionMaker:
-    maker: SessionMaker = request.state.sessionmaker
-    return maker
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with sessionmaker_of(request)() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
-
-
-# scope="function": commit before the response is sent, so a 2xx means the write is durable.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,17 +1,66 @@
-"""One JSON error shape for every failure: `{"error": {code, message, request_id, retryable}}`."""
+"""One failure, one JSON shape for it: `{"error": {code, message, request_id, retryable}}`.
+
+A `Failure` is what went wrong, wherever it is reported: the HTTP answer of a refused request,
+the error event of a stream that had started, the `error_code` of the stored row. Every
+middleware, handler and the loading entry answer it through `error_response`.
+
+Light at import: `app.main` uses it before FastAPI is loaded.
+"""
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
 
-from app.request_id import request_id_of
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.requests import Request
 
 logger = logging.getLogger("app.errors")
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    code: str
+    message: str
+    status_code: int
+    retryable: bool = False
+
+
+class AppError(Exception):
+    """A failure raised from a route or dependency; the handlers answer it as JSON."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        *,
+        retryable: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.failure = Failure(code, message, status_code, retryable)
+        self.headers = headers
+
+    @classmethod
+    def of(cls, failure: Failure, headers: dict[str, str] | None = None) -> "AppError":
+        return cls(
+            failure.status_code,
+            failure.code,
+            failure.message,
+            retryable=failure.retryable,
+            headers=headers,
+        )
+
+
+def unauthorized(message: str) -> AppError:
+    return AppError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+DATABASE_UNAVAILABLE = Failure("database_unavailable", "the database is unavailable", 503, True)
 
 _CODES = {
     400: "bad_request",
@@ -28,7 +77,6 @@ _CODES = {
     503: "unavailable",
     504: "upstream_timeout",
 }
-
 
 ERROR_DESCRIPTIONS = {
     401: "Missing or invalid bearer token.",
@@ -54,95 +102,76 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-class AppError(Exception):
-    def __init__(
-        self,
-        status_code: int,
-        code: str,
-        message: str,
-        *,
-        retryable: bool = False,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.code = code
-        self.message = message
-        self.retryable = retryable
-        self.headers = headers
-
-
-def unauthorized(message: str) -> AppError:
-    return AppError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
-
-
 def error_body(
-    code: str,
-    message: str,
-    request_id: str | None,
-    *,
-    retryable: bool = False,
-    details: Any = None,
+    failure: Failure, request_id: str | None, details: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     info: dict[str, Any] = {
-        "code": code,
-        "message": message,
+        "code": failure.code,
+        "message": failure.message,
         "request_id": request_id,
-        "retryable": retryable,
+        "retryable": failure.retryable,
     }
     if details is not None:
         info["details"] = details
     return {"error": info}
 
 
-async def _app_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AppError)
-    body = error_body(exc.code, exc.message, request_id_of(request), retryable=exc.retryable)
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+def error_response(
+    failure: Failure,
+    request_id: str | None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    details: list[dict[str, Any]] | None = None,
+) -> JSONResponse:
+    """The answer to a failure; middlewares call it as an ASGI app: `(scope, receive, send)`."""
+    body = error_body(failure, request_id, details)
+    return JSONResponse(body, status_code=failure.status_code, headers=headers)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    code = _CODES.get(exc.status_code, "error")
-    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-    body = error_body(code, message, request_id_of(request), retryable=exc.status_code >= 500)
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+def install_error_handlers(app: "FastAPI") -> None:
+    from fastapi.exceptions import RequestValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+    from starlette.exceptions import HTTPException
 
+    from app.request_id import request_id_of
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    details = [
-        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
-        for err in exc.errors()
-    ]
-    first = details[0] if details else {"loc": [], "msg": "invalid request"}
-    where = ".".join(str(part) for part in first["loc"] if part != "body") or "request"
-    body = error_body(
-        "validation_error", f"{where}: {first['msg']}", request_id_of(request), details=details
-    )
-    return JSONResponse(body, status_code=422)
+    async def app_error(request: "Request", exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AppError)
+        return error_response(exc.failure, request_id_of(request), headers=exc.headers)
 
+    async def http_error(request: "Request", exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        code = _CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        failure = Failure(code, message, exc.status_code, exc.status_code >= 500)
+        return error_response(failure, request_id_of(request), headers=exc.headers)
 
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.error("database error: %s", type(exc).__name__)
-    body = error_body(
-        "database_unavailable",
-        "the database is unavailable",
-        request_id_of(request),
-        retryable=True,
-    )
-    return JSONResponse(body, status_code=503)
+    async def validation_error(request: "Request", exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        details = [
+            {
+                "loc": list(err.get("loc", ())),
+                "msg": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
+            for err in exc.errors()
+        ]
+        first = details[0] if details else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(part) for part in first["loc"] if part != "body") or "request"
+        failure = Failure("validation_error", f"{where}: {first['msg']}", 422)
+        return error_response(failure, request_id_of(request), details=details)
 
+    async def database_error(request: "Request", exc: Exception) -> JSONResponse:
+        logger.error("database error: %s", type(exc).__name__)
+        return error_response(DATABASE_UNAVAILABLE, request_id_of(request))
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unexpected error")
-    body = error_body("internal_error", "internal error", request_id_of(request), retryable=True)
-    return JSONResponse(body, status_code=500)
+    async def unexpected_error(request: "Request", exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error")
+        failure = Failure("internal_error", "internal error", 500, True)
+        return error_response(failure, request_id_of(request))
 
-
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(AppError, _app_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(SQLAlchemyError, _database_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(SQLAlchemyError, database_error)
+    app.add_exception_handler(Exception, unexpected_error)

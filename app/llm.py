@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Literal
 import httpx2
 
 from app.config import Settings
-from app.errors import AppError
+from app.errors import AppError, Failure
+from app.upstream_transport import RowNotWritten as RowNotWritten
+from app.upstream_transport import hold_requests_until as hold_requests_until
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -30,14 +32,6 @@ class ChatModel:
     async def aclose(self) -> None:
         if self.http_client is not None:
             await self.http_client.aclose()
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamFailure:
-    code: str
-    message: str
-    status_code: int
-    retryable: bool
 
 
 def _http_client(settings: Settings) -> httpx2.AsyncClient:
@@ -93,27 +87,27 @@ def build_chat_model(settings: Settings) -> ChatModel:
     return ChatModel(azure_model, "azure", settings.azure_openai_deployment, client)
 
 
-def classify_failure(exc: BaseException) -> UpstreamFailure:
+def classify_failure(exc: BaseException) -> Failure:
     """Map a provider exception to a stable error code and HTTP status."""
     import openai
 
     if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
-        return UpstreamFailure("upstream_timeout", "the model did not answer in time", 504, True)
+        return Failure("upstream_timeout", "the model did not answer in time", 504, True)
     if isinstance(exc, openai.RateLimitError):
-        return UpstreamFailure("upstream_rate_limited", "the model is rate limited", 502, True)
+        return Failure("upstream_rate_limited", "the model is rate limited", 502, True)
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return UpstreamFailure(
+        return Failure(
             "upstream_auth", "the service could not authenticate to the model", 502, False
         )
     if isinstance(exc, openai.APIStatusError):
         retryable = exc.status_code >= 500
         message = f"the model answered HTTP {exc.status_code}"
-        return UpstreamFailure("upstream_error", message, 502, retryable)
+        return Failure("upstream_error", message, 502, retryable)
     if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
-        return UpstreamFailure("upstream_unavailable", "the model connection failed", 502, True)
+        return Failure("upstream_unavailable", "the model connection failed", 502, True)
     if isinstance(exc, openai.APIError | ValueError):
-        return UpstreamFailure("upstream_error", "the model sent an invalid response", 502, True)
-    return UpstreamFailure("model_error", "the model failed unexpectedly", 502, True)
+        return Failure("upstream_error", "the model sent an invalid response", 502, True)
+    return Failure("model_error", "the model failed unexpectedly", 502, True)
 
 
 class ModelSlot:

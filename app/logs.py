@@ -14,6 +14,7 @@ from typing import Any, Literal
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.request_id import current_request_id
+from app.scope import ANALYSIS_LOG, REQUEST_ID, USER
 
 PROBE_PATHS = ("/health", "/ready", "/metrics")
 access_logger = logging.getLogger("app.access")
@@ -107,7 +108,7 @@ class AccessLogMiddleware:
         level = logging.DEBUG if path in PROBE_PATHS else logging.INFO
         state = scope.get("state", {})
         route = scope.get("route")
-        user = state.get("user")
+        user = state.get(USER)  # set by auth, once the route ran
         fields: dict[str, Any] = {
             "method": scope["method"],
             "route": getattr(route, "path", None) or "unmatched",
@@ -116,7 +117,7 @@ class AccessLogMiddleware:
             "org": getattr(user, "org", None),
             "sub": getattr(user, "sub", None),
         }
-        fields.update(state.get("analysis_log", {}))
+        fields.update(state.get(ANALYSIS_LOG, {}))  # set by an analysis when it closed
         metrics = state.get("metrics")
         if metrics is not None:
             metrics.requests.labels(fields["route"], scope["method"], str(status)).inc()
@@ -126,5 +127,5 @@ class AccessLogMiddleware:
             scope["method"],
             fields["route"],
             status,
-            extra={"fields": fields, "request_id": state.get("request_id")},
+            extra={"fields": fields, "request_id": state.get(REQUEST_ID)},
         )

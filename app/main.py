@@ -4,44 +4,42 @@ FastAPI, SQLAlchemy and LangChain take seconds to import on a small container, a
 waits for them makes every cold start slow. This entry point imports only the settings: it
 refuses a bad configuration at import (exit code 3, uvicorn's startup failure, so its worker
 supervisor does not respawn forever), answers `/health` at once,
-and builds the FastAPI application (`app.api`) in a thread while the server is already
+and builds the FastAPI application (`app.application`) in a thread while the server is already
 listening. Requests that arrive before it is ready wait for it; `/ready` says `loading`.
 """
 
 import asyncio
-import json
 import logging
 import sys
-from typing import Any
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import TYPE_CHECKING, cast
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import ConfigError, Settings, load_settings
+from app.errors import Failure, error_response
 from app.logs import configure_logging
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from app.deps import State
 
 logger = logging.getLogger("app")
 
-
-def _json(status: int, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    payload = json.dumps(body).encode()
-    start = {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode()),
-        ],
-    }
-    return start, {"type": "http.response.body", "body": payload}
+STARTING = Failure("starting", "the service is starting; retry shortly", 503, True)
+# While loading, /ready has checked nothing but the model, which is still being built.
+LOADING = {"status": "unavailable", "database": "unchecked", "model": "loading"}
 
 
 class Entry:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._app: ASGIApp | None = None
-        self._state: dict[str, Any] = {}
+        self._state: State | None = None
         self._loading: asyncio.Task[None] | None = None
-        self._lifespan: Any = None
+        self._lifespan = AsyncExitStack()
         self._failed = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -51,25 +49,22 @@ class Entry:
         if self._app is None:
             path = scope.get("path")
             if scope["type"] == "http" and path in ("/health", "/ready"):
-                status, body = (
-                    (503, {"status": "failed"})
+                response = (
+                    JSONResponse({"status": "failed"}, 503)
                     if self._failed
-                    else (200, {"status": "ok"})
+                    else JSONResponse({"status": "ok"})
                     if path == "/health"
-                    else (503, {"status": "unavailable", "database": "down", "model": "loading"})
+                    else JSONResponse(LOADING, 503)
                 )
-                for message in _json(status, body):
-                    await send(message)
+                await response(scope, receive, send)
                 return
             if self._loading is not None:
                 await asyncio.shield(self._loading)
             if self._app is None:
-                for message in _json(
-                    503, {"error": {"code": "unavailable", "message": "starting"}}
-                ):
-                    await send(message)
+                response = error_response(STARTING, None, headers={"retry-after": "1"})
+                await response(scope, receive, send)
                 return
-        scope["state"] = dict(self._state)
+        scope["state"] = dict(self._state or {})
         await self._app(scope, receive, send)
 
     async def _serve_lifespan(self, receive: Receive, send: Send) -> None:
@@ -82,21 +77,23 @@ class Entry:
             elif message["type"] == "lifespan.shutdown":
                 if self._loading is not None:
                     await asyncio.wait((self._loading,))
-                if self._lifespan is not None:
-                    await self._lifespan.__aexit__(None, None, None)
+                await self._lifespan.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
     async def _load(self, settings: Settings) -> None:
-        def build() -> Any:
-            from app.api import create_app
+        def build() -> "FastAPI":
+            from app.application import create_app
 
             return create_app(settings)
 
         try:
             application = await asyncio.to_thread(build)
-            self._lifespan = application.router.lifespan_context(application)
-            self._state = dict(await self._lifespan.__aenter__() or {})
+            lifespan = cast(
+                "AbstractAsyncContextManager[State]",
+                application.router.lifespan_context(application),
+            )
+            self._state = await self._lifespan.enter_async_context(lifespan)
             self._app = application
         except Exception:
             self._failed = True

@@ -7,13 +7,15 @@ from contextvars import ContextVar
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.scope import BODY_SEND, REQUEST_ID
+
 _SANE = re.compile(rb"^[A-Za-z0-9._:\-]{8,128}$")
 
 current_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def request_id_of(request: Request) -> str | None:
-    return current_request_id.get() or request.scope.get("state", {}).get("request_id")
+    return current_request_id.get() or request.scope.get("state", {}).get(REQUEST_ID)
 
 
 class RequestIdMiddleware:
@@ -27,10 +29,8 @@ class RequestIdMiddleware:
         given = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
         request_id = given.decode() if given and _SANE.match(given) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
-        state["request_id"] = request_id
-        # Streams send their body chunks here, past the inner middlewares: by then the status
-        # and headers (all those wrappers look at) have gone through the whole stack.
-        state["body_send"] = send
+        state[REQUEST_ID] = request_id
+        state[BODY_SEND] = send
         header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:

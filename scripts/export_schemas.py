@@ -84,7 +84,7 @@ def openapi_document() -> dict[str, Any]:
     for name in Settings.model_fields:
         os.environ.pop(name.upper(), None)
     os.environ["APP_ENV"] = "development"
-    from app.api import create_app
+    from app.application import create_app
 
     return create_app(Settings()).openapi()
 

@@ -18,7 +18,7 @@ from alembic.config import Config
 from jose import jwt
 from sqlalchemy.engine import make_url
 
-from app.api import create_app
+from app.application import create_app
 from app.config import Settings
 from tests.openai_server import OpenAIServer
 from tests.service_process import free_port

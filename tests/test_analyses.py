@@ -9,9 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from app.analyses.repository import sweep_interrupted
 from app.db import create_engine, create_sessionmaker
 from app.models import Analysis, utcnow
-from app.records import sweep_interrupted
 from app.schemas import AnalysisResult, AnalysisStatus
 from tests.conftest import Factory, bearer, live_server, openai_settings
 from tests.openai_server import OpenAIServer, Script

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from starlette.routing import Match
 
-from app.api import create_app
+from app.application import create_app
 from app.config import Settings
 from scripts.container_smoke import MIGRATE_COMMAND, load_recipe
 

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from app.analysis import parse_draft
-from app.findings_scanner import FindingScanner
+from app.analyses.run import parse_draft
+from app.analyses.scanner import FindingScanner
 
 TRICKY = {
     "findings": [

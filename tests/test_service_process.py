@@ -58,7 +58,7 @@ def hook(event, args):
         seen.append(event)
 sys.addaudithook(hook)
 import app.main
-import app.api
+import app.application
 assert not seen, seen
 print("clean")
 """

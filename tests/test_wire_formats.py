@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import BaseModel
 
+from app.analyses.sse import encoder_for
 from app.schemas import AnalysisResult, ErrorInfo, Finding, RiskLevel, StartEvent, StreamFormat
-from app.sse import encoder_for
 from scripts.wire_formats import FORMATS, OUT, render
 
 FINDING = Finding(

@@ -2,21 +2,16 @@
 
 import asyncio
 import ipaddress
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from app.config import Settings
-from app.db import sessionmaker_of
+from app.deps import MetricsDep, ModelSlotDep, SessionMakerDep, SettingsDep
 from app.errors import AppError
-from app.llm import ModelSlot
 from app.version import service_version
-
-if TYPE_CHECKING:
-    from app.metrics import Metrics
 
 router = APIRouter(tags=["probes"])
 
@@ -27,15 +22,16 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
+    """What was checked: `unchecked` while the application is still loading."""
+
     status: Literal["ready", "unavailable"]
-    database: Literal["ok", "down"]
+    database: Literal["ok", "down", "unchecked"]
     model: Literal["ok", "loading", "down"]
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
+async def metrics(request: Request, settings: SettingsDep, registry: MetricsDep) -> Response:
     """Prometheus exposition, only for callers in METRICS_ALLOW (never the public ingress)."""
-    settings: Settings = request.state.settings
     if "x-forwarded-for" in request.headers:
         # Came through a proxy: the scraper on the replica never does, and the header is spoofable.
         raise AppError(404, "not_found", "Not Found")
@@ -49,7 +45,6 @@ async def metrics(request: Request) -> Response:
         allowed = False
     if not allowed:
         raise AppError(404, "not_found", "Not Found")
-    registry: Metrics = request.state.metrics
     return Response(registry.render(), media_type=registry.content_type)
 
 
@@ -59,13 +54,13 @@ async def health() -> Health:
 
 
 @router.get("/ready", responses={503: {"model": Readiness}})
-async def ready(request: Request) -> JSONResponse:
-    settings: Settings = request.state.settings
-    slot: ModelSlot = request.state.chat_model
+async def ready(
+    settings: SettingsDep, sessionmaker: SessionMakerDep, slot: ModelSlotDep
+) -> JSONResponse:
     database: Literal["ok", "down"] = "ok"
     try:
         async with asyncio.timeout(settings.db_ready_timeout_seconds):
-            async with sessionmaker_of(request)() as session:
+            async with sessionmaker() as session:
                 await session.execute(text("SELECT 1"))
     except Exception:
         database = "down"

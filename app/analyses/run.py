@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from app.findings_scanner import FindingScanner
+from app.analyses.scanner import FindingScanner
+from app.errors import Failure
 from app.llm import ChatModel, classify_failure
 from app.schemas import AnalysisDraft, Finding
 
@@ -34,10 +35,7 @@ class Completed:
 
 @dataclass(frozen=True, slots=True)
 class Failed:
-    code: str
-    message: str
-    status_code: int
-    retryable: bool
+    failure: Failure
 
 
 Event = Token | FindingReady | Completed | Failed
@@ -86,8 +84,7 @@ class AnalysisRun:
                     self.findings.append(finding)
                     yield FindingReady(len(self.findings) - 1, finding)
         except Exception as exc:
-            failure = classify_failure(exc)
-            yield Failed(failure.code, failure.message, failure.status_code, failure.retryable)
+            yield Failed(classify_failure(exc))
             return
         finally:
             await aclose(stream)
@@ -95,7 +92,7 @@ class AnalysisRun:
             draft = parse_draft(scanner.text)
         except ValidationError as exc:
             message = f"the model's answer is not a valid analysis ({exc.error_count()} errors)"
-            yield Failed("invalid_model_output", message, 502, False)
+            yield Failed(Failure("invalid_model_output", message, 502))
             return
         # A finding the scanner could not place (unusual formatting) still goes out before the end.
         for finding in draft.findings[len(self.findings) :]:

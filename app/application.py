@@ -5,22 +5,24 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.analyses import router as analyses
+from app.analyses.guard import Drain, DrainMiddleware
+from app.analyses.repository import sweep_interrupted
 from app.auth import purge_expired_jtis
 from app.body_limit import BodySizeLimitMiddleware
 from app.config import AppEnv, Settings, load_settings
 from app.db import SessionMaker, create_engine, create_sessionmaker
-from app.drain import Drain, DrainMiddleware
+from app.deps import State
 from app.errors import install_error_handlers
 from app.llm import ModelSlot
 from app.logs import AccessLogMiddleware, configure_logging
-from app.records import sweep_interrupted
+from app.metrics import Metrics
 from app.request_id import RequestIdMiddleware
-from app.routers import analyses, health, me
+from app.routers import health, me
 from app.version import service_version
 
 logger = logging.getLogger("app")
@@ -47,14 +49,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     drain = Drain(settings.shutdown_drain_seconds)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
         if settings.uses_dev_secret:
             logger.warning(
                 "FASTAPI_JWT_SECRET is not set: using the built-in DEVELOPMENT secret. "
                 "Anyone can mint tokens for this service. Never run it like this in production."
             )
-        from app.metrics import Metrics
-
         configure_logging(settings.log_style, settings.log_level)
         metrics = Metrics()
         drain.install_signal_hooks()
@@ -64,14 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessionmaker = create_sessionmaker(engine)
         maintenance = asyncio.create_task(_maintain(sessionmaker, settings))
         try:
-            yield {
-                "settings": settings,
-                "engine": engine,
-                "sessionmaker": sessionmaker,
-                "chat_model": chat_model,
-                "drain": drain,
-                "metrics": metrics,
-            }
+            yield State(
+                settings=settings,
+                engine=engine,
+                sessionmaker=sessionmaker,
+                chat_model=chat_model,
+                drain=drain,
+                metrics=metrics,
+            )
         finally:
             maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):

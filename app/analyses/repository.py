@@ -17,11 +17,11 @@ from sqlalchemy import (
     Text,
     Uuid,
     bindparam,
-    column,
     func,
     insert,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,18 +31,14 @@ from sqlalchemy.sql.selectable import ScalarSelect
 from sqlalchemy.types import TypeEngine
 
 from app.db import SessionMaker
-from app.errors import AppError
+from app.errors import DATABASE_UNAVAILABLE, AppError
 from app.models import Analysis, UTCDateTime, utcnow
 from app.schemas import AnalyseRequest, AnalysisStatus, Finding, TokenPayload
 
-logger = logging.getLogger("app.records")
+logger = logging.getLogger("app.analyses")
 
 DB_TIMEOUT_SECONDS = 30.0
 DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
-
-
-def database_unavailable() -> AppError:
-    return AppError(503, "database_unavailable", "the database is unavailable", retryable=True)
 
 
 @dataclass(slots=True)
@@ -104,16 +100,18 @@ _START_ARGUMENTS: dict[str, TypeEngine[Any]] = {
     "max_streaming": Integer(),
     "max_per_minute": Integer(),
 }
-# The PostgreSQL function of migration 0002: lock, count and insert in one round trip.
-_START_ON_POSTGRESQL = func.start_analysis_within_limits(
-    *(bindparam(name, type_=type_) for name, type_ in _START_ARGUMENTS.items())
-).table_valued(
-    column("inserted", Boolean),
-    column("streaming", Integer),
-    column("recent", Integer),
-    column("oldest", UTCDateTime),
+# The PostgreSQL function of migration 0002: lock, count and insert in one round trip. Named
+# notation, so the call does not depend on the order of the function's parameters. The names
+# are the constant keys above, never input.
+_START = (
+    text(
+        "SELECT inserted, streaming, recent, oldest FROM start_analysis_within_limits("  # noqa: S608
+        + ", ".join(f"p_{name} => :{name}" for name in _START_ARGUMENTS)
+        + ")"
+    )
+    .bindparams(*(bindparam(name, type_=type_) for name, type_ in _START_ARGUMENTS.items()))
+    .columns(inserted=Boolean, streaming=Integer, recent=Integer, oldest=UTCDateTime)
 )
-_START = select(*_START_ON_POSTGRESQL.c)
 _ROW_COLUMNS = [name for name in _START_ARGUMENTS if name in ANALYSES.c]
 
 
@@ -229,7 +227,7 @@ async def start_analysis(
             inserted, streaming, recent, oldest = await start(engine, arguments)
     except DATABASE_ERRORS:
         logger.exception("could not record the analysis")
-        raise database_unavailable() from None
+        raise AppError.of(DATABASE_UNAVAILABLE) from None
     if not inserted:
         raise _refusal(limits, streaming, recent, oldest) or rate_limited("limit reached", 5)
     return analysis_id

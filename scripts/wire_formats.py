@@ -63,7 +63,12 @@ INTRO = {
     "ai-sdk": "The Vercel AI SDK UI message stream protocol v1 (header "
     "`x-vercel-ai-ui-message-stream: v1`): one `data:` line per part, each part a JSON object "
     "whose `type` names it. `useChat` and `readUIMessageStream` read it as one assistant "
-    "message with a Markdown text part and `data-finding` / `data-analysis` data parts.",
+    "message with a Markdown text part and `data-finding` / `data-analysis` data parts; the "
+    "`finish` part's `messageMetadata` carries the token usage and the time to first token. "
+    "`POST /v1/analyse/chat` sends the same stream for the bodies that `useChat` "
+    "(DefaultChatTransport: the last user message's text is the document) and `useCompletion` "
+    "(`{prompt}`) post, unmodified; `document_type` comes from the request body or the "
+    "message's `metadata`, default `contract`.",
 }
 
 HEADER = """# Wire formats of `POST /v1/analyse/stream`

@@ -189,7 +189,7 @@ async def test_ai_sdk_format(
         "text-end": {"type", "id"},
         "data-finding": {"type", "id", "data"},
         "data-analysis": {"type", "data"},
-        "finish": {"type"},
+        "finish": {"type", "messageMetadata"},  # the protocol's key for message metadata
     }
     for part in parts:
         assert set(part) == allowed[part["type"]], part

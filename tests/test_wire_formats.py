@@ -9,7 +9,15 @@ import pytest
 from pydantic import BaseModel
 
 from app.analyses.sse import encoder_for
-from app.schemas import AnalysisResult, ErrorInfo, Finding, RiskLevel, StartEvent, StreamFormat
+from app.schemas import (
+    AnalysisResult,
+    ErrorInfo,
+    Finding,
+    RiskLevel,
+    StartEvent,
+    StreamFormat,
+    StreamMetadata,
+)
 from scripts.wire_formats import FORMATS, OUT, render
 
 FINDING = Finding(
@@ -22,6 +30,9 @@ RESULT = AnalysisResult(
     analysis_id=uuid.uuid4(),
 )
 START = StartEvent(analysis_id=RESULT.analysis_id, request_id="r-1", provider="local", model="m")
+METADATA = StreamMetadata(
+    analysis_id=RESULT.analysis_id, prompt_tokens=10, completion_tokens=20, ttft_ms=150
+)
 ERROR = ErrorInfo(
     code="upstream_error", message="the model failed", request_id="r-1", retryable=True
 )
@@ -68,7 +79,7 @@ def model_for(
 def test_every_sent_event_validates_against_its_schema(stream_format: str, ending: str) -> None:
     encoder = encoder_for(StreamFormat(stream_format))
     raw = encoder.opening(START) + encoder.token('{"findings": [') + encoder.finding(0, FINDING)
-    raw += encoder.result(RESULT) if ending == "result" else encoder.error(ERROR)
+    raw += encoder.result(RESULT, METADATA) if ending == "result" else encoder.error(ERROR)
     seen = []
     for name, data in events_of(raw):
         key, model = model_for(stream_format, name, data)

@@ -57,7 +57,7 @@ class AnalysisStream(Response):
                 elif isinstance(event, FindingReady):
                     data = encoder.finding(event.index, event.finding)
                 elif isinstance(event, Completed):
-                    await guard.send(encoder.result(lifecycle.result()))
+                    await guard.send(encoder.result(lifecycle.result(), lifecycle.metadata()))
                     break
                 else:
                     failure = event.failure

@@ -15,6 +15,7 @@ from app.schemas import (
     FindingEvent,
     StartEvent,
     StreamFormat,
+    StreamMetadata,
 )
 
 DONE = b"data: [DONE]\n\n"
@@ -31,7 +32,7 @@ class Encoder(Protocol):
     def opening(self, start: StartEvent) -> bytes: ...
     def token(self, text: str) -> bytes: ...
     def finding(self, index: int, finding: Finding) -> bytes: ...
-    def result(self, result: AnalysisResult) -> bytes: ...
+    def result(self, result: AnalysisResult, metadata: StreamMetadata) -> bytes: ...
     def error(self, error: ErrorInfo) -> bytes: ...
 
 
@@ -52,7 +53,7 @@ class TokensEncoder:
     def finding(self, index: int, finding: Finding) -> bytes:
         return b""
 
-    def result(self, result: AnalysisResult) -> bytes:
+    def result(self, result: AnalysisResult, metadata: StreamMetadata) -> bytes:
         return DONE
 
     def error(self, error: ErrorInfo) -> bytes:
@@ -84,7 +85,7 @@ class EventsEncoder:
     def finding(self, index: int, finding: Finding) -> bytes:
         return self._event("finding", FindingEvent(index=index, finding=finding).model_dump_json())
 
-    def result(self, result: AnalysisResult) -> bytes:
+    def result(self, result: AnalysisResult, metadata: StreamMetadata) -> bytes:
         return self._event("result", result.model_dump_json()) + DONE
 
     def error(self, error: ErrorInfo) -> bytes:
@@ -142,7 +143,7 @@ class AiSdkEncoder:
             + self._part({"type": "data-finding", "id": f"finding-{index}", "data": data})
         )
 
-    def result(self, result: AnalysisResult) -> bytes:
+    def result(self, result: AnalysisResult, metadata: StreamMetadata) -> bytes:
         text = "## Summary\n\n" + result.summary
         if not result.findings:
             text = "No compliance risks were found.\n\n" + text
@@ -150,7 +151,7 @@ class AiSdkEncoder:
             self._delta(text)
             + self._part({"type": "text-end", "id": self.TEXT_ID})
             + self._part({"type": "data-analysis", "data": result.model_dump(mode="json")})
-            + self._part({"type": "finish"})
+            + self._part({"type": "finish", "messageMetadata": metadata.model_dump(mode="json")})
             + DONE
         )
 

@@ -19,7 +19,10 @@ from app.schemas import (
 )
 
 DONE = b"data: [DONE]\n\n"
-PING = b": ping\n\n"
+# A comment line with no blank line after it: the SSE specification ignores it, and since no
+# blank line follows, no parser dispatches an (empty) event for it. It is only sent between two
+# complete events, so the next event's lines follow it as usual.
+PING = b": ping\n"
 SSE_HEADERS = {
     "cache-control": "no-cache",
     "x-accel-buffering": "no",

@@ -106,7 +106,7 @@ describe('useChat, useCompletion and the history dashboard', () => {
     assert.equal(row.status, 'completed');
     assert.deepEqual(row.findings, answer);
     finished.push(id);
-    await page.screenshot({ path: screenshotPath('chat.png'), fullPage: false });
+    await page.screenshot({ path: screenshotPath('chat.png'), fullPage: true });
     await page.close();
   });
 

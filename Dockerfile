@@ -69,5 +69,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=3)"]
 
 # Exec form: uvicorn is PID 1 and gets SIGTERM itself. Two workers per replica (scale out with
-# replicas); graceful shutdown bounded at 20 s, inside the platform's 30 s termination grace.
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--timeout-graceful-shutdown", "20"]
+# replicas); graceful shutdown bounded at 17 s: the 15 s drain, 1 s for the last event and the
+# final write, so a client that stopped reading cannot hold the process, inside the platform's
+# 30 s termination grace.
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--timeout-graceful-shutdown", "17"]

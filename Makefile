@@ -11,7 +11,7 @@ RUN := $(UV) run --frozen $(if $(wildcard .env),--env-file .env)
 RELOAD_ARGS := $(if $(filter 1 true yes,$(RELOAD)),--reload --reload-dir app)
 
 .DEFAULT_GOAL := help
-.PHONY: help uv install run analyse test lint format typecheck migrate revision token eval bench audit container-smoke generate-types openapi wire-formats clients
+.PHONY: help uv install run analyse test test-fast lint format typecheck migrate revision token eval bench audit container-smoke generate-types openapi wire-formats clients
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -28,8 +28,11 @@ install: uv ## install the locked dependencies into .venv
 run: install migrate ## serve http://$(HOST):$(PORT) (SQLite + offline analyzer; RELOAD=1 reloads on change)
 	$(RUN) uvicorn app.main:app --host $(HOST) --port $(PORT) --loop uvloop --http httptools $(RELOAD_ARGS)
 
-test: install ## run the whole suite against SQLite and PostgreSQL
+test: install ## run the whole suite against SQLite and PostgreSQL (PostgreSQL tests skip if it is down)
 	$(RUN) pytest
+
+test-fast: install ## the in-process tests on SQLite only (no PostgreSQL, subprocesses, Docker replay or fuzzing)
+	$(RUN) pytest -q -m "not postgres and not process and not container and not fuzz and not slow" --durations=5
 
 lint: install ## ruff check and ruff format --check
 	$(RUN) ruff check .
@@ -58,9 +61,10 @@ analyse: install ## stream an analysis of FILE live (make analyse FILE=examples/
 eval: install ## print the offline analyzer's precision/recall table
 	$(RUN) python tests/analyzer_eval.py
 
-bench: install ## the product against the article's reference (5-9 min; writes docs/performance.md)
+bench: install ## the product against the article's reference (6-10 min; writes docs/performance.md)
 	$(RUN) python bench/run.py
 	$(RUN) python bench/analyzer_speed.py
+	$(RUN) python -m bench.long_document
 
 audit: install ## pip-audit over the locked runtime dependencies (needs PyPI's JSON API)
 	$(RUN) python scripts/audit.py

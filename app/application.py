@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID", "X-Analysis-Id"],
         )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.body_limit_bytes)
     app.add_middleware(DrainMiddleware, drain=drain)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)

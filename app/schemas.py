@@ -5,9 +5,10 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-MAX_CONTENT_CHARS = 50_000
+MAX_CONTENT_CHARS = 500_000
+"""The contract's ceiling; a deployment may lower it with the MAX_CONTENT_CHARS setting."""
 
 
 class RiskLevel(StrEnum):
@@ -37,10 +38,27 @@ class AnalyseRequest(BaseModel):
     )
 
 
+def _storable(text: str) -> str:
+    """Model output as the database can store it: without NUL, lone surrogates replaced.
+
+    Applied where the answer is parsed, so what the client receives is what is stored.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+StorableText = Annotated[str, AfterValidator(_storable)]
+
+
 class Finding(BaseModel):
-    clause: str
+    clause: StorableText
     risk: RiskLevel
-    explanation: str
+    explanation: StorableText
     confidence: float = Field(ge=0.0, le=1.0)
 
 
@@ -48,7 +66,7 @@ class AnalysisDraft(BaseModel):
     """What the model is asked to produce; the service adds `processed_at`."""
 
     findings: list[Finding]
-    summary: str
+    summary: StorableText
 
 
 class AnalyseResponse(AnalysisDraft):
@@ -150,6 +168,19 @@ class FindingEvent(BaseModel):
     finding: Finding
 
 
+class SectionState(StrEnum):
+    STARTED = "started"
+    FINISHED = "finished"
+
+
+class SectionEvent(BaseModel):
+    """`event: section`: a long document is analysed in sections; section `index` of `total`."""
+
+    index: int = Field(ge=1)
+    total: int = Field(ge=1)
+    state: SectionState
+
+
 # `event: result` carries an AnalysisResult and `event: error` an ErrorInfo.
 
 
@@ -214,3 +245,11 @@ class AiSdkError(BaseModel):
 class AiSdkFinish(BaseModel):
     type: Literal["finish"]
     messageMetadata: StreamMetadata | None = None
+
+
+class AiSdkSectionPart(BaseModel):
+    """Progress through a long document; transient: not kept in the message history."""
+
+    type: Literal["data-section"]
+    data: SectionEvent
+    transient: Literal[True]

@@ -11,16 +11,9 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV_PREFIXES = ("APP_", "FASTAPI_", "DATABASE_", "CORS_", "JWT_", "LLM_", "OPENAI_", "AZURE_")
+from devtools.processes import ROOT
 
 _children: list[subprocess.Popen[bytes]] = []
-
-
-def clean_env(**overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIXES)}
-    env.update(overrides)
-    return env
 
 
 Output = int | IO[bytes] | None
@@ -69,13 +62,6 @@ def exit_on_signals() -> None:
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGHUP, handler)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def http_status(port: int, path: str, timeout: float = 1.0) -> int | None:

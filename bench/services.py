@@ -5,7 +5,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.processes import ROOT, clean_env, free_port, python, spawn, stop, wait_status
+from bench.processes import ROOT, python, spawn, stop, wait_status
+from devtools.processes import clean_env, free_port
 
 SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
 UVICORN_FLAGS = ("--loop", "uvloop", "--http", "httptools")

@@ -38,6 +38,11 @@ EVENTS = [
     Event("start", schemas.StartEvent, "first: the analysis id, the request id and the model"),
     Event("token", schemas.TokenEvent, "one chunk of the model's raw answer"),
     Event("finding", schemas.FindingEvent, "a finding, as soon as the model has closed it"),
+    Event(
+        "section",
+        schemas.SectionEvent,
+        "a long document: section `index` of `total` started or finished",
+    ),
     Event("result", schemas.AnalysisResult, "the validated analysis; `[DONE]` follows"),
     Event("error", schemas.ErrorInfo, "the stream failed after its first byte; `[DONE]` follows"),
     Event("[DONE]", None, "the last line of every stream: `data: [DONE]` (no `event:` field)"),
@@ -47,6 +52,9 @@ AI_SDK = [
     Event("text-start", schemas.AiSdkTextStart, "the Markdown report begins"),
     Event("text-delta", schemas.AiSdkTextDelta, "the next piece of the report"),
     Event("data-finding", schemas.AiSdkFindingPart, "a finding, right after its Markdown"),
+    Event(
+        "data-section", schemas.AiSdkSectionPart, "a long document: progress through its sections"
+    ),
     Event("text-end", schemas.AiSdkTextEnd, "the report is complete (also sent before an error)"),
     Event("data-analysis", schemas.AiSdkAnalysisPart, "the validated analysis"),
     Event("finish", schemas.AiSdkFinish, "the message is complete; `[DONE]` follows"),

@@ -1,8 +1,6 @@
 """The real service in a uvicorn subprocess, for tests that need a real server and real sockets."""
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,21 +9,7 @@ from types import TracebackType
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def clean_env(**overrides: str) -> dict[str, str]:
-    prefixes = ("APP_", "FASTAPI_", "DATABASE_", "CORS_", "JWT_", "LLM_", "OPENAI_", "AZURE_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    env.update(overrides)
-    return env
+from devtools.processes import ROOT, clean_env, free_port
 
 
 def openai_env(database_url: str, base_url: str, secret: str, **overrides: str) -> dict[str, str]:
@@ -83,7 +67,7 @@ class ServiceProcess:
                 time.sleep(0.05)
         raise TimeoutError(f"service not healthy in {timeout}s:\n{self.output()}")
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while httpx.get(f"{self.base_url}/ready", timeout=5.0).status_code != 200:
             if time.monotonic() > deadline:

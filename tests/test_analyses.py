@@ -1,6 +1,5 @@
 """`POST /v1/analyse`, stored analyses, and the sweeper, on both databases."""
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -13,6 +12,7 @@ from app.analyses.repository import sweep_interrupted
 from app.db import create_engine, create_sessionmaker
 from app.models import Analysis, utcnow
 from app.schemas import AnalysisResult, AnalysisStatus
+from devtools.waiting import eventually
 from tests.conftest import Factory, bearer, live_server, openai_settings
 from tests.openai_server import OpenAIServer, Script
 from tests.test_stream import ANSWER, ANSWER_TOKENS, DOCUMENT
@@ -167,13 +167,14 @@ async def test_startup_sweeps_rows_a_crashed_process_left(
             )
         )
         await session.commit()
+
+    async def swept() -> Analysis | None:
+        async with sessionmaker() as session:
+            row = await session.get(Analysis, stale, populate_existing=True)
+        assert row is not None
+        return row if row.status != "streaming" else None
+
     async with live_server(openai_settings(database_url, upstream)):
-        for _ in range(50):
-            async with sessionmaker() as session:
-                row = await session.get(Analysis, stale, populate_existing=True)
-            assert row is not None
-            if row.status != "streaming":
-                break
-            await asyncio.sleep(0.05)
+        row = await eventually(swept, what="the stale row swept")
     await engine.dispose()
     assert (row.status, row.error_code) == ("failed", "interrupted")

@@ -1,6 +1,7 @@
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
 from tests.conftest import Factory, bearer, live_server, openai_settings
 from tests.openai_server import OpenAIServer
@@ -8,6 +9,7 @@ from tests.openai_server import OpenAIServer
 LIMIT = 256 * 1024
 
 
+@pytest.mark.any_database
 async def test_oversized_bodies_are_413_before_being_read(
     database_url: str, upstream: OpenAIServer, token: Factory
 ) -> None:

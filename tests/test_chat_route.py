@@ -94,7 +94,7 @@ async def test_use_completion_prompt(database_url: str, token: Factory) -> None:
 
 async def test_refusals_say_what_is_wrong(database_url: str, token: Factory) -> None:
     async with (
-        live_server(make_settings(database_url)) as base_url,
+        live_server(make_settings(database_url, max_content_chars=1000)) as base_url,
         httpx.AsyncClient(base_url=base_url, timeout=60) as client,
     ):
         auth = bearer(token())
@@ -111,11 +111,11 @@ async def test_refusals_say_what_is_wrong(database_url: str, token: Factory) -> 
         refused = await client.post("/v1/analyse/chat", json=assistant_only, headers=auth)
         assert refused.status_code == 422
         assert "no user message" in refused.json()["error"]["message"]
-        too_long = await client.post(
-            "/v1/analyse/chat", json={"prompt": "x" * 50_001}, headers=auth
-        )
+        too_long = await client.post("/v1/analyse/chat", json={"prompt": "x" * 1001}, headers=auth)
         assert too_long.status_code == 422
-        assert too_long.json()["error"]["message"].startswith("content: ")
+        assert too_long.json()["error"]["message"] == (
+            "content: at most 1000 characters (MAX_CONTENT_CHARS)"
+        )
         anonymous = await client.post("/v1/analyse/chat", json={"prompt": CONTRACT})
         assert anonymous.status_code == 401
 

@@ -67,6 +67,7 @@ def test_invalid_values_are_reported_in_one_line(monkeypatch: pytest.MonkeyPatch
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.process
 def test_service_refuses_to_start_with_a_one_line_reason() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FASTAPI_")}
     env.update(APP_ENV="production", FASTAPI_JWT_SECRET="too-short")

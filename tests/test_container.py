@@ -55,7 +55,7 @@ EXPECTED_CMD = [
     "httptools",
     "--proxy-headers",
     "--timeout-graceful-shutdown",
-    "20",
+    "17",
 ]
 IMAGE_CONTENT = {"pyproject.toml", "uv.lock", "app/", "alembic/", "alembic.ini"}
 # ENV the image may set besides the app's settings: the interpreter's, uv's at build time,
@@ -146,6 +146,7 @@ def test_the_command(recipe: Recipe) -> None:
     ]
 
 
+@pytest.mark.container
 def test_the_installed_uvicorn_accepts_the_command(recipe: Recipe) -> None:
     """Parse the CMD with uvicorn's own CLI (no server started)."""
     context = uvicorn_cli.make_context("uvicorn", list(recipe.cmd[1:]))
@@ -156,7 +157,7 @@ def test_the_installed_uvicorn_accepts_the_command(recipe: Recipe) -> None:
     assert params["loop"] == "uvloop"
     assert params["http"] == "httptools"
     assert params["proxy_headers"] is True
-    assert params["timeout_graceful_shutdown"] == 20
+    assert params["timeout_graceful_shutdown"] == 17
     # Not given on the command line, so uvicorn takes it from FORWARDED_ALLOW_IPS (below).
     assert params["forwarded_allow_ips"] is None
     with pytest.raises(click.UsageError):
@@ -214,6 +215,7 @@ def venv_python(image: Replayed) -> str:
     return str(image.venv / "bin" / "python")
 
 
+@pytest.mark.container
 def test_the_replay_builds_quickly_with_this_python(image: Replayed) -> None:
     assert image.build_seconds < 300  # seconds with uv's cache warm; a ceiling, not a target
     version = run_checked(
@@ -234,6 +236,7 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+@pytest.mark.container
 def test_the_image_has_the_runtime_dependencies_only(image: Replayed) -> None:
     export = [*uv_executable(), "export", "--frozen", "--no-dev", "--no-hashes", "--no-header"]
     export += ["--no-annotate", "--no-emit-project"]
@@ -275,6 +278,7 @@ def test_the_image_has_the_runtime_dependencies_only(image: Replayed) -> None:
     assert version.stdout.strip() == importlib.metadata.version("uvicorn")
 
 
+@pytest.mark.container
 def test_dependencies_and_code_are_compiled(image: Replayed) -> None:
     assert list((image.workdir / "app").glob("__pycache__/main.*.pyc"))
     site = next(image.venv.glob("lib/python3.*/site-packages"))
@@ -293,24 +297,28 @@ def served(image: Replayed, tmp_path_factory: pytest.TempPathFactory) -> SmokeRe
     )
 
 
+@pytest.mark.container
 def test_the_command_is_the_image_command(served: SmokeResult, recipe: Recipe) -> None:
     changed = [i for i, (a, b) in enumerate(zip(served.argv, recipe.cmd, strict=True)) if a != b]
     assert [recipe.cmd[i - 1] for i in changed] == ["--host", "--port"]
     assert served.argv[recipe.cmd.index("--host") + 1] == "127.0.0.1"
 
 
+@pytest.mark.container
 def test_it_becomes_healthy_then_ready(served: SmokeResult) -> None:
     assert served.seconds_to_migrate < 30
     assert served.seconds_to_health < 30
     assert served.seconds_to_health <= served.seconds_to_ready < 60
 
 
+@pytest.mark.container
 def test_a_stream_ends_with_done(served: SmokeResult) -> None:
     assert len(served.events) > 10
     assert served.events[-1] == "[DONE]"
     assert not any('"error"' in event for event in served.events), served.events[-3:]
 
 
+@pytest.mark.container
 def test_two_workers_and_the_proxy_settings_are_live(served: SmokeResult) -> None:
     assert served.output.count("Started server process") == 2
     # /metrics is for local callers: direct from 127.0.0.1 it answers (both workers' samples,
@@ -321,6 +329,7 @@ def test_two_workers_and_the_proxy_settings_are_live(served: SmokeResult) -> Non
     assert any(name.endswith(".db") for name in served.metrics_files), served.metrics_files
 
 
+@pytest.mark.container
 def test_sigterm_is_a_clean_shutdown_within_the_grace(served: SmokeResult) -> None:
     assert served.exit_code in (0, -signal.SIGTERM), served.output
     assert served.seconds_to_exit < PLATFORM_GRACE_SECONDS
@@ -330,6 +339,7 @@ def test_sigterm_is_a_clean_shutdown_within_the_grace(served: SmokeResult) -> No
     assert "Traceback" not in served.output, served.output
 
 
+@pytest.mark.container
 def test_the_image_refuses_to_start_without_a_real_secret(
     image: Replayed, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

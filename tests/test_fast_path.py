@@ -69,6 +69,7 @@ async def run_once(
 
 @pytest.mark.parametrize("fmt", ["tokens", "events", "ai-sdk"])
 @pytest.mark.parametrize("name", list(SCRIPTS))
+@pytest.mark.any_database
 async def test_fast_path_is_byte_identical(
     database_url: str, upstream: OpenAIServer, token: Factory, name: str, fmt: str
 ) -> None:
@@ -115,6 +116,7 @@ def test_chat_completion_params_need_no_transform() -> None:
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast", "stock"])
+@pytest.mark.any_database
 async def test_the_upstream_connection_is_reused(
     database_url: str, upstream: OpenAIServer, token: Factory, fast: bool
 ) -> None:

@@ -57,6 +57,7 @@ def operations(api: schemathesis.BaseSchema) -> list[Any]:
     return found
 
 
+@pytest.mark.fuzz
 def test_every_operation_with_a_valid_token(api: schemathesis.BaseSchema) -> None:
     token = sign(claims_for(org="org-fuzz", sub="fuzzer", exp=int(time.time()) + 3000))
     for operation in operations(api):
@@ -70,6 +71,7 @@ def test_every_operation_with_a_valid_token(api: schemathesis.BaseSchema) -> Non
         run()
 
 
+@pytest.mark.fuzz
 def test_every_operation_without_a_token(api: schemathesis.BaseSchema) -> None:
     for operation in operations(api):
 

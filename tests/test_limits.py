@@ -5,6 +5,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import (
     TEST_SECRET,
@@ -74,6 +75,7 @@ async def test_org_concurrency_holds_across_two_workers(
     assert len(upstream.requests) == 4
 
 
+@pytest.mark.process
 async def test_org_concurrency_holds_in_a_real_two_worker_process(
     database_url: str, upstream: OpenAIServer, tmp_path: Path
 ) -> None:

@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -45,6 +46,7 @@ async def test_upgrade_downgrade_upgrade_and_check(db_kind: str, tmp_path: Path)
         await asyncio.to_thread(command.check, cfg)
 
 
+@pytest.mark.process
 def test_migrations_need_only_the_database_url(tmp_path: Path) -> None:
     # The migration job runs with APP_ENV=production and no JWT secret or model settings.
     url = f"sqlite+aiosqlite:///{tmp_path / 'job.db'}"

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import TEST_SECRET, bearer, claims_for, make_settings, running_client, sign
 from tests.service_process import ServiceProcess, clean_env
@@ -15,6 +16,7 @@ DOC_MARKER = "DOCUMENT-MARKER-7f3a9c"
 TOKEN_MARKER = "TOKEN-MARKER-b81e44"
 
 
+@pytest.mark.process
 async def test_json_access_lines_without_documents_or_tokens(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -73,6 +75,7 @@ async def test_json_access_lines_without_documents_or_tokens(
     assert all("request_id" in line for line in access)
 
 
+@pytest.mark.any_database
 async def test_metrics_only_for_allowed_callers(database_url: str) -> None:
     async with running_client(make_settings(database_url, metrics_allow=["10.0.0.0/8"])) as client:
         # The ASGI test transport's client is 127.0.0.1: not in the allowed network here.
@@ -89,6 +92,7 @@ def sample(text: str, name: str, labels: str = "") -> float:
     return sum(float(m) for m in re.findall(pattern, text, re.MULTILINE))
 
 
+@pytest.mark.process
 async def test_metrics_add_up_across_two_workers(database_url: str, tmp_path: Path) -> None:
     multiproc = tmp_path / "prometheus"
     multiproc.mkdir()

@@ -559,6 +559,7 @@ def test_sync_usage_and_wait_timeout(server: OpenAIServer) -> None:
     assert requests[0].completed
 
 
+@pytest.mark.process
 def test_cli_serves_until_sigterm() -> None:
     command = [sys.executable, str(SERVER_SCRIPT), "--port", "0", "--tokens", "3", "--delay", "0"]
     with subprocess.Popen(

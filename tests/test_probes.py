@@ -1,10 +1,11 @@
-import asyncio
-
 import httpx
+import pytest
 
+from devtools.waiting import eventually
 from tests.conftest import make_settings, running_client
 
 
+@pytest.mark.any_database
 async def test_health_is_immediate_and_needs_no_auth(client: httpx.AsyncClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
@@ -14,13 +15,14 @@ async def test_health_is_immediate_and_needs_no_auth(client: httpx.AsyncClient) 
 
 async def test_ready_checks_the_database_and_the_model(client: httpx.AsyncClient) -> None:
     # The model is built in the background after startup: loading first, then ready.
-    for _ in range(200):
+    async def ready() -> httpx.Response | None:
         response = await client.get("/ready")
         if response.status_code == 200:
-            break
+            return response
         assert response.json() == {"status": "unavailable", "database": "ok", "model": "loading"}
-        await asyncio.sleep(0.05)
-    assert response.status_code == 200
+        return None
+
+    response = await eventually(ready, within=30, what="/ready")
     assert response.json() == {"status": "ready", "database": "ok", "model": "ok"}
 
 
@@ -36,6 +38,7 @@ async def test_ready_is_503_when_the_database_is_down() -> None:
         assert (await client.get("/health")).status_code == 200
 
 
+@pytest.mark.any_database
 async def test_request_id_is_taken_when_sane_and_replaced_otherwise(
     client: httpx.AsyncClient,
 ) -> None:
@@ -47,6 +50,7 @@ async def test_request_id_is_taken_when_sane_and_replaced_otherwise(
     assert len(response.headers["x-request-id"]) == 32
 
 
+@pytest.mark.any_database
 async def test_unknown_route_is_a_json_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/nope")
     assert response.status_code == 404

@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import ROOT, migrate
 from tests.service_process import ServiceProcess, clean_env
 
 
+@pytest.mark.process
 async def test_run_token_and_me_like_the_readme(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'compliance.db'}"
     await migrate(url)
@@ -47,6 +49,7 @@ async def test_run_token_and_me_like_the_readme(tmp_path: Path) -> None:
     assert token not in log
 
 
+@pytest.mark.process
 def test_importing_the_app_performs_no_io(tmp_path: Path) -> None:
     probe = """
 import sys

@@ -7,14 +7,17 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.schemas import AnalysisStatus
+from devtools.waiting import eventually
 from tests.conftest import TEST_SECRET, bearer, claims_for, sign
 from tests.openai_server import OpenAIServer, Script
 from tests.service_process import ServiceProcess, openai_env
 from tests.test_stream import ANSWER_TOKENS, DOCUMENT, sse_events, wait_row
 
 
+@pytest.mark.process
 async def test_sigterm_drains_open_streams_and_exits_in_time(
     database_url: str, upstream: OpenAIServer, tmp_path: Path
 ) -> None:
@@ -45,11 +48,11 @@ async def test_sigterm_drains_open_streams_and_exits_in_time(
             short: dict[str, str] = {}
             long = [{} for _ in range(3)]
             tasks = [asyncio.create_task(stream(short))]
-            while "started" not in short:
-                await asyncio.sleep(0.01)
+            await eventually(lambda: "started" in short, within=30, what="the first stream")
             tasks += [asyncio.create_task(stream(r)) for r in long]
-            while not all("started" in r for r in long):
-                await asyncio.sleep(0.01)
+            await eventually(
+                lambda: all("started" in r for r in long), within=30, what="the long streams"
+            )
 
             assert service.process is not None
             signalled = time.monotonic()

@@ -1,6 +1,5 @@
 """`/v1/analyse/stream` over a real uvicorn server and the OpenAI-compatible test server."""
 
-import asyncio
 import json
 import time
 import uuid
@@ -13,7 +12,8 @@ from sqlalchemy import select
 
 from app.db import create_engine, create_sessionmaker
 from app.models import Analysis
-from app.schemas import AnalysisResult, AnalysisStatus, FindingEvent, StartEvent
+from app.schemas import MAX_CONTENT_CHARS, AnalysisResult, AnalysisStatus, FindingEvent, StartEvent
+from devtools.waiting import eventually
 from tests.conftest import Factory, bearer, live_server, openai_settings
 from tests.openai_server import OpenAIServer, Script
 
@@ -61,17 +61,17 @@ def sse_events(body: str) -> list[dict[str, str]]:
 async def wait_row(database_url: str, analysis_id: str, timeout: float = 3.0) -> Analysis:
     """The row once it has left `streaming` (the outcome is written after the stream)."""
     engine = create_engine(database_url)
+
+    async def finished() -> Analysis | None:
+        async with create_sessionmaker(engine)() as session:
+            row = await session.scalar(
+                select(Analysis).where(Analysis.id == uuid.UUID(analysis_id))
+            )
+        assert row is not None
+        return row if row.status != AnalysisStatus.STREAMING else None
+
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            async with create_sessionmaker(engine)() as session:
-                row = await session.scalar(
-                    select(Analysis).where(Analysis.id == uuid.UUID(analysis_id))
-                )
-            assert row is not None
-            if row.status != AnalysisStatus.STREAMING or time.monotonic() > deadline:
-                return row
-            await asyncio.sleep(0.05)
+        return await eventually(finished, within=timeout, what=f"analysis {analysis_id} finished")
     finally:
         await engine.dispose()
 
@@ -135,6 +135,7 @@ async def test_tokens_format_is_the_articles_bytes(
     assert upstream.requests[-1].body["stream_options"] == {"include_usage": True}
 
 
+@pytest.mark.any_database
 async def test_events_format(
     service: httpx.AsyncClient, upstream: OpenAIServer, token: Factory
 ) -> None:
@@ -172,6 +173,7 @@ async def test_events_format(
     assert result.processed_at.tzinfo is not None
 
 
+@pytest.mark.any_database
 async def test_ai_sdk_format(
     service: httpx.AsyncClient, upstream: OpenAIServer, token: Factory
 ) -> None:
@@ -210,6 +212,7 @@ async def test_ai_sdk_format(
     assert str(analysis.analysis_id) == response.headers["x-analysis-id"]
 
 
+@pytest.mark.any_database
 async def test_findings_arrive_before_the_stream_ends(
     service: httpx.AsyncClient, upstream: OpenAIServer, token: Factory
 ) -> None:
@@ -230,6 +233,7 @@ async def test_findings_arrive_before_the_stream_ends(
     assert seen_finding_while_upstream_streaming
 
 
+@pytest.mark.any_database
 async def test_heartbeats_while_the_upstream_is_slow(
     service: httpx.AsyncClient, upstream: OpenAIServer, token: Factory
 ) -> None:
@@ -323,7 +327,7 @@ async def test_database_down_is_a_503(upstream: OpenAIServer, token: Factory) ->
     "body",
     [
         {"content": ""},
-        {"content": "x" * 50_001},
+        {"content": "x" * (MAX_CONTENT_CHARS + 1)},
         {"content": "fine", "extra": "field"},
         {"content": "fine", "document_type": ""},
         {"document_type": "contract"},
@@ -331,6 +335,7 @@ async def test_database_down_is_a_503(upstream: OpenAIServer, token: Factory) ->
     ],
     ids=["empty", "too-long", "unknown-field", "empty-type", "no-content", "not-an-object"],
 )
+@pytest.mark.any_database
 async def test_invalid_bodies_are_422(
     service: httpx.AsyncClient, upstream: OpenAIServer, token: Factory, body: Any
 ) -> None:
@@ -342,6 +347,7 @@ async def test_invalid_bodies_are_422(
     assert upstream.requests == []
 
 
+@pytest.mark.any_database
 async def test_unauthenticated_stream_is_401(
     service: httpx.AsyncClient, upstream: OpenAIServer
 ) -> None:
@@ -423,8 +429,7 @@ async def test_disconnect_before_the_first_token_cancels_upstream(
     assert await request.wait_disconnected_async(2.0)
     assert request.disconnected_at is not None
     assert request.disconnected_at - left_at < 1.0
-    await asyncio.sleep(0.2)
-    [row] = await rows_for(database_url, org)
+    [row] = await eventually(lambda: rows_for(database_url, org), what="the analysis row")
     row = await wait_row(database_url, str(row.id))
     assert (row.status, row.error_code) == (AnalysisStatus.CANCELLED, "client_disconnected")
 
@@ -456,6 +461,7 @@ async def test_disconnect_mid_stream_cancels_upstream_and_keeps_what_was_produce
     assert row.findings[0] == ANSWER["findings"][0]
 
 
+@pytest.mark.any_database
 async def test_azure_provider_streams_through_the_deployment_path(
     database_url: str, upstream: OpenAIServer, token: Factory
 ) -> None:
@@ -481,6 +487,7 @@ async def test_azure_provider_streams_through_the_deployment_path(
     assert request.api_key == "azure-key"
 
 
+@pytest.mark.any_database
 async def test_retries_happen_before_the_first_token_only(
     database_url: str, upstream: OpenAIServer, token: Factory
 ) -> None:

@@ -78,7 +78,9 @@ def model_for(
 @pytest.mark.parametrize("ending", ["result", "error"])
 def test_every_sent_event_validates_against_its_schema(stream_format: str, ending: str) -> None:
     encoder = encoder_for(StreamFormat(stream_format))
-    raw = encoder.opening(START) + encoder.token('{"findings": [') + encoder.finding(0, FINDING)
+    raw = encoder.opening(START) + encoder.section(1, 2, "started")
+    raw += encoder.token('{"findings": [') + encoder.finding(0, FINDING)
+    raw += encoder.section(1, 2, "finished")
     raw += encoder.result(RESULT, METADATA) if ending == "result" else encoder.error(ERROR)
     seen = []
     for name, data in events_of(raw):

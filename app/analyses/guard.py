@@ -90,7 +90,14 @@ class DrainMiddleware:
         await error_response(SHUTTING_DOWN, request_id, headers=headers)(scope, receive, send)
 
 
-StopReason = Literal["disconnect", "deadline", "shutdown"]
+StopReason = Literal["disconnect", "stalled", "deadline", "shutdown"]
+
+PING_MESSAGE = {"type": "http.response.body", "body": PING, "more_body": True}
+
+FINAL_SEND_SECONDS = 1.0
+"""Bound on the sends after a stop (the error event, the end of the body): the watcher is gone
+by then, and a client that cannot take a few bytes in a second is not reading. Once one has
+timed out, the rest are skipped, so a stop costs at most this much."""
 
 
 class StreamGuard:
@@ -100,6 +107,7 @@ class StreamGuard:
         *,
         max_seconds: float,
         heartbeat_seconds: float,
+        send_timeout_seconds: float,
         drain: Drain | None = None,
     ) -> None:
         loop = asyncio.get_running_loop()
@@ -109,8 +117,10 @@ class StreamGuard:
         self._loop = loop
         self._receive = receive
         self._send: Send | None = None
-        self._sending = False
+        self._sending_since: float | None = None
+        self._final_timed_out = False
         self._heartbeat = heartbeat_seconds
+        self._send_timeout = send_timeout_seconds
         self.deadline = loop.time() + max_seconds
         self.last_sent = loop.time()
         self.reason: StopReason | None = None
@@ -124,13 +134,26 @@ class StreamGuard:
         self.last_sent = self._loop.time()
 
     async def send(self, body: bytes) -> None:
+        """Send a body chunk; the watcher stops a send that stalls past the send timeout."""
         assert self._send is not None
-        self._sending = True
+        self._sending_since = self._loop.time()
         try:
             await self._send({"type": "http.response.body", "body": body, "more_body": True})
         finally:
-            self._sending = False
+            self._sending_since = None
         self.last_sent = self._loop.time()
+
+    async def send_final(self, body: bytes, *, more_body: bool = True) -> None:
+        """A send after the stream stopped, when nothing watches any more: bounded on its own."""
+        assert self._send is not None
+        if self._final_timed_out:
+            return
+        message = {"type": "http.response.body", "body": body, "more_body": more_body}
+        try:
+            async with asyncio.timeout(FINAL_SEND_SECONDS):
+                await self._send(message)
+        except TimeoutError:
+            self._final_timed_out = True
 
     def owns_cancellation(self) -> bool:
         """True when this guard cancelled the task; the cancellation is then withdrawn."""
@@ -149,6 +172,15 @@ class StreamGuard:
         self.reason = reason
         self._task.cancel()
 
+    def _next_wake(self, now: float) -> float:
+        """Seconds until the deadline, a stalled send or a heartbeat, whichever comes first."""
+        due = self.deadline
+        if self._sending_since is not None:
+            due = min(due, self._sending_since + self._send_timeout)
+        else:
+            due = min(due, self.last_sent + self._heartbeat)
+        return max(due - now, 0.0)
+
     async def _watch(self) -> None:
         message: asyncio.Future[Message] = asyncio.ensure_future(self._receive())
         drain = self._drain.started() if self._drain is not None else None
@@ -157,10 +189,10 @@ class StreamGuard:
                 waits: set[asyncio.Future[Any]] = {message}
                 if drain is not None and not self._draining:
                     waits.add(drain)
-                now = self._loop.time()
-                wake = min(self.deadline, self.last_sent + self._heartbeat) - now
                 await asyncio.wait(
-                    waits, timeout=max(wake, 0.0), return_when=asyncio.FIRST_COMPLETED
+                    waits,
+                    timeout=self._next_wake(self._loop.time()),
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
                 if drain is not None and drain.done() and not self._draining:
                     assert self._drain is not None
@@ -176,17 +208,23 @@ class StreamGuard:
                 if now >= self.deadline:
                     self._stop("shutdown" if self._draining else "deadline")
                     return
-                if (
-                    self._send is not None
-                    and not self._sending
-                    and now - self.last_sent >= self._heartbeat
-                ):
-                    try:
-                        await self.send(PING)
-                    except Exception:
-                        self._stop("disconnect")
+                sending_since = self._sending_since
+                if sending_since is not None:
+                    if now - sending_since >= self._send_timeout:
+                        self._stop("stalled")
                         return
                 elif self._send is None:
                     self.last_sent = now
+                elif now - self.last_sent >= self._heartbeat:
+                    try:
+                        async with asyncio.timeout(self._send_timeout):
+                            await self._send(PING_MESSAGE)
+                    except TimeoutError:
+                        self._stop("stalled")
+                        return
+                    except Exception:
+                        self._stop("disconnect")
+                        return
+                    self.last_sent = self._loop.time()
         finally:
             message.cancel()

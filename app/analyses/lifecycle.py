@@ -19,7 +19,8 @@ from starlette.types import Receive
 
 from app.analyses.guard import SHUTTING_DOWN, Drain, StopReason, StreamGuard
 from app.analyses.repository import Limits, Outcome, finish_analysis, start_analysis
-from app.analyses.run import AnalysisRun, Event, Failed, aclose
+from app.analyses.run import AnalysisRun, Failed, aclose
+from app.analyses.sections import RunEvent, SectionedRun, split_sections
 from app.config import Settings
 from app.errors import AppError, Failure
 from app.llm import ChatModel, RowNotWritten, hold_requests_until
@@ -37,11 +38,15 @@ from app.schemas import (
 from app.scope import ANALYSIS_LOG
 
 CLIENT_GONE = Failure("client_disconnected", "the client went away", 499)
+CLIENT_STALLED = Failure("client_stalled", "the client stopped reading the stream", 499)
+CLIENT_FAILURES = (CLIENT_GONE, CLIENT_STALLED)
+"""Nobody is left to tell: no error event, and the analysis is `cancelled`, not `failed`."""
 DEADLINE = Failure("deadline_exceeded", "the analysis exceeded the maximum stream time", 504, True)
 INTERRUPTED = Failure("interrupted", "the analysis was interrupted", 503, True)
 
 STOPPED: dict[StopReason, Failure] = {
     "disconnect": CLIENT_GONE,
+    "stalled": CLIENT_STALLED,
     "deadline": DEADLINE,
     "shutdown": SHUTTING_DOWN,
 }
@@ -64,8 +69,8 @@ _background: set[asyncio.Task[None]] = set()
 
 
 class AnalysisLifecycle:
-    run: AnalysisRun
-    events: AsyncIterator[Event]
+    run: AnalysisRun | SectionedRun
+    events: AsyncIterator[RunEvent]
 
     def __init__(
         self,
@@ -135,7 +140,7 @@ class AnalysisLifecycle:
             ttft_ms=round(ttft * 1000) if ttft is not None else None,
         )
 
-    async def open(self) -> Event | None:
+    async def open(self) -> RunEvent | None:
         """Write the row, call the model and return its first event (None: the client left).
 
         The row is written while the model request is built, and the request is sent once the
@@ -167,18 +172,30 @@ class AnalysisLifecycle:
             # millisecond of time to first token; the hold below keeps the order safe.
             await asyncio.sleep(0)
         body, user = self.body, self.user
-        self.run = AnalysisRun(
-            self.chat, build_messages(body.content, body.document_type, user.org)
-        )
+        limit = settings.section_chars
+        if limit and len(body.content) > limit:
+            self.run = SectionedRun(
+                self.chat,
+                body.content,
+                body.document_type,
+                user.org,
+                split_sections(body.content, limit),
+                settings.llm_section_concurrency,
+            )
+        else:
+            self.run = AnalysisRun(
+                self.chat, build_messages(body.content, body.document_type, user.org)
+            )
         self.events = self.run.events()
         self._guard = StreamGuard(
             self.receive,
             max_seconds=settings.stream_max_seconds,
             heartbeat_seconds=settings.sse_heartbeat_seconds,
+            send_timeout_seconds=settings.sse_send_timeout_seconds,
             drain=self.drain,
         )
         self.metrics.active_streams.inc()
-        first: Event
+        first: RunEvent
         try:
             async with asyncio.timeout(settings.first_token_timeout_seconds):
                 with hold_requests_until(write):
@@ -196,7 +213,7 @@ class AnalysisLifecycle:
             )
         except asyncio.CancelledError as cancelled:
             failure = await self.stopped(cancelled)
-            if failure is CLIENT_GONE:
+            if failure in CLIENT_FAILURES:
                 await self.close(failure)
                 return None
             first = Failed(failure)
@@ -230,7 +247,7 @@ class AnalysisLifecycle:
         analysis_id = await asyncio.shield(self._write)
         if failure is None:
             status = AnalysisStatus.COMPLETED
-        elif failure is CLIENT_GONE:
+        elif failure in CLIENT_FAILURES:
             status = AnalysisStatus.CANCELLED
         else:
             status = AnalysisStatus.FAILED

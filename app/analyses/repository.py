@@ -38,6 +38,7 @@ from app.schemas import AnalyseRequest, AnalysisStatus, Finding, TokenPayload
 logger = logging.getLogger("app.analyses")
 
 DB_TIMEOUT_SECONDS = 30.0
+OUTCOME_NOT_RECORDED = "outcome_not_recorded"
 DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 
 
@@ -225,8 +226,9 @@ async def start_analysis(
     try:
         async with asyncio.timeout(DB_TIMEOUT_SECONDS):
             inserted, streaming, recent, oldest = await start(engine, arguments)
-    except DATABASE_ERRORS:
-        logger.exception("could not record the analysis")
+    except DATABASE_ERRORS as exc:
+        # The exception's text can carry the statement's parameters: the class alone.
+        logger.error("could not record the analysis: %s", type(exc).__name__)
         raise AppError.of(DATABASE_UNAVAILABLE) from None
     if not inserted:
         raise _refusal(limits, streaming, recent, oldest) or rate_limited("limit reached", 5)
@@ -234,6 +236,12 @@ async def start_analysis(
 
 
 async def finish_analysis(engine: AsyncEngine, analysis_id: uuid.UUID, outcome: Outcome) -> None:
+    """Write the outcome; if it cannot be written, still take the row out of `streaming`.
+
+    A row left `streaming` counts against the organisation's concurrent-stream limit until the
+    sweeper finds it, so a write that fails twice is followed by one that carries no findings,
+    no summary and nothing else of the document: `failed` with `outcome_not_recorded`.
+    """
     values: dict[str, Any] = {
         "analysis_id": analysis_id,
         "status": outcome.status.value,
@@ -246,12 +254,28 @@ async def finish_analysis(engine: AsyncEngine, analysis_id: uuid.UUID, outcome: 
         "duration_ms": outcome.duration_ms,
         "completed_at": utcnow(),
     }
-    try:
-        async with asyncio.timeout(DB_TIMEOUT_SECONDS), single_statement(engine) as connection:
-            await connection.execute(_FINISH, values)
-    except DATABASE_ERRORS:
-        # The sweeper marks the row `interrupted` later: it never stays `streaming` forever.
-        logger.exception("could not record the outcome of analysis %s", analysis_id)
+    bare = {
+        **values,
+        "status": AnalysisStatus.FAILED.value,
+        "findings": None,
+        "summary": None,
+        "error_code": OUTCOME_NOT_RECORDED,
+    }
+    for attempt, arguments in enumerate((values, values, bare), start=1):
+        try:
+            async with asyncio.timeout(DB_TIMEOUT_SECONDS), single_statement(engine) as connection:
+                await connection.execute(_FINISH, arguments)
+        except DATABASE_ERRORS as exc:
+            # The exception's text can carry the statement's parameters: the class alone.
+            logger.error(
+                "could not record the outcome of analysis %s (attempt %d): %s",
+                analysis_id,
+                attempt,
+                type(exc).__name__,
+            )
+            continue
+        return
+    # The sweeper marks the row `interrupted` later: it never stays `streaming` forever.
 
 
 async def sweep_interrupted(sessionmaker: SessionMaker, older_than_seconds: float) -> int:

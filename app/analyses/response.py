@@ -7,8 +7,9 @@ from typing import Any
 from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from app.analyses.lifecycle import CLIENT_GONE, AnalysisLifecycle
-from app.analyses.run import Completed, Event, FindingReady, Token
+from app.analyses.lifecycle import CLIENT_FAILURES, AnalysisLifecycle
+from app.analyses.run import Completed, FindingReady, Token
+from app.analyses.sections import RunEvent, SectionProgress
 from app.analyses.sse import SSE_HEADERS, Encoder
 from app.errors import Failure
 from app.schemas import ErrorInfo
@@ -24,7 +25,7 @@ class AnalysisStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, lifecycle: AnalysisLifecycle, first: Event, encoder: Encoder) -> None:
+    def __init__(self, lifecycle: AnalysisLifecycle, first: RunEvent, encoder: Encoder) -> None:
         headers = {
             **SSE_HEADERS,
             **encoder.headers,
@@ -56,6 +57,8 @@ class AnalysisStream(Response):
                     data = encoder.token(event.text)
                 elif isinstance(event, FindingReady):
                     data = encoder.finding(event.index, event.finding)
+                elif isinstance(event, SectionProgress):
+                    data = encoder.section(event.index, event.total, event.state)
                 elif isinstance(event, Completed):
                     await guard.send(encoder.result(lifecycle.result(), lifecycle.metadata()))
                     break
@@ -68,14 +71,14 @@ class AnalysisStream(Response):
                 event = await anext(lifecycle.events)
         except asyncio.CancelledError as cancelled:
             failure = await lifecycle.stopped(cancelled)
-            if failure is not CLIENT_GONE:
-                await guard.send(encoder.error(self._error(failure)))
+            if failure not in CLIENT_FAILURES:
+                await guard.send_final(encoder.error(self._error(failure)))
         except Exception:
             logger.exception("analysis %s failed mid-stream", lifecycle.analysis_id)
             failure = INTERNAL
-            await guard.send(encoder.error(self._error(failure)))
+            await guard.send_final(encoder.error(self._error(failure)))
         await lifecycle.close(failure)
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await guard.send_final(b"", more_body=False)
 
     def _error(self, failure: Failure) -> ErrorInfo:
         return ErrorInfo(

@@ -16,7 +16,7 @@ import pytest
 
 from tests.service_process import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.process]
 
 
 def tracked_copy(dest: Path) -> None:

@@ -27,6 +27,8 @@ from tests.openai_server import OpenAIServer, Script
 from tests.service_process import ROOT, clean_env, free_port
 from tests.test_stream import ANSWER, ANSWER_TOKENS
 
+pytestmark = [pytest.mark.process, pytest.mark.slow]
+
 MAX_BODY = 4096
 PER_MINUTE = 2
 

@@ -17,6 +17,8 @@ from tests.conftest import Factory, bearer, live_server, openai_settings
 from tests.openai_server import OpenAIServer, Script
 from tests.test_stream import DOCUMENT, chunked
 
+pytestmark = pytest.mark.any_database
+
 TOKENS = chunked(json.dumps({"findings": [], "summary": "Nothing to report."}), 20)
 
 

@@ -10,6 +10,8 @@ from tests.openai_server import OpenAIServer, Script
 from tests.service_process import free_port
 from tests.test_stream import ANSWER_TOKENS, DOCUMENT
 
+pytestmark = pytest.mark.any_database
+
 API_KEY = "sk-never-in-the-logs-0123456789"
 
 

@@ -5,6 +5,9 @@ import tomllib
 from pathlib import Path
 
 import httpx
+import pytest
+
+pytestmark = pytest.mark.any_database
 
 ROOT = Path(__file__).resolve().parent.parent
 

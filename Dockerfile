@@ -38,6 +38,8 @@ RUN groupadd --system --gid 10001 app \
 WORKDIR /app
 
 COPY --from=build /app/.venv /app/.venv
+# pyproject.toml: the version that /health reports (app/version.py).
+COPY pyproject.toml ./
 COPY app/ ./app/
 COPY alembic/ ./alembic/
 COPY alembic.ini ./

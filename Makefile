@@ -2,23 +2,31 @@
 export UV_PYTHON_DOWNLOADS := never
 HOST ?= 127.0.0.1
 PORT ?= 8000
-UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
-RUN := $(UV) run --frozen
+# uv from PATH, else the one `make uv` installs into a private venv (the system Python is untouched).
+BOOTSTRAP := .bootstrap
+UV ?= $(shell command -v uv 2>/dev/null || echo $(BOOTSTRAP)/bin/uv)
+# Settings from a local .env (copy .env.example) when there is one; the environment wins over it.
+RUN := $(UV) run --frozen $(if $(wildcard .env),--env-file .env)
+# RELOAD=1 make run: restart the server when a file under app/ changes.
+RELOAD_ARGS := $(if $(filter 1 true yes,$(RELOAD)),--reload --reload-dir app)
 
 .DEFAULT_GOAL := help
-.PHONY: help uv install run test test-fast lint format typecheck migrate revision token eval bench audit container-smoke generate-types openapi clients
+.PHONY: help uv install run analyse test test-fast lint format typecheck migrate revision token eval bench audit container-smoke generate-types openapi wire-formats clients
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-uv:
-	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+uv: ## find uv, or install it into .bootstrap/ (a private venv) on first run
+	@$(UV) --version >/dev/null 2>&1 || { \
+	  echo "uv not found on PATH: installing it into $(BOOTSTRAP)/ (a private venv; the system Python is untouched)"; \
+	  python3 -m venv $(BOOTSTRAP) && $(BOOTSTRAP)/bin/python -m pip install --quiet --disable-pip-version-check uv; \
+	} || { echo "could not create $(BOOTSTRAP)/: install uv (https://docs.astral.sh/uv/) or python3-venv" >&2; exit 1; }
 
 install: uv ## install the locked dependencies into .venv
 	@$(UV) sync --frozen --quiet
 
-run: install migrate ## serve the service on http://$(HOST):$(PORT) (SQLite + offline analyzer by default)
-	$(RUN) uvicorn app.main:app --host $(HOST) --port $(PORT) --loop uvloop --http app.edge_http:BoundedHttpToolsProtocol
+run: install migrate ## serve http://$(HOST):$(PORT) (SQLite + offline analyzer; RELOAD=1 reloads on change)
+	$(RUN) uvicorn app.main:app --host $(HOST) --port $(PORT) --loop uvloop --http app.edge_http:BoundedHttpToolsProtocol $(RELOAD_ARGS)
 
 test: install ## run the whole suite against SQLite and PostgreSQL (PostgreSQL tests skip if it is down)
 	$(RUN) pytest
@@ -46,6 +54,10 @@ revision: install ## autogenerate a migration: make revision m="what changed"
 token: uv ## print a dev bearer token (SUB, ORG, ROLE, TTL override the claims)
 	@$(RUN) --quiet python -m app.cli token --sub "$${SUB:-dev-user}" --org "$${ORG:-dev-org}" --role "$${ROLE:-analyst}" --ttl "$${TTL:-120}"
 
+analyse: install ## stream an analysis of FILE live (make analyse FILE=examples/contract.txt; TYPE, URL, FORMAT)
+	@$(if $(FILE),,$(error usage: make analyse FILE=path/to/document.txt))
+	@$(RUN) --quiet python -m app.cli analyse "$(FILE)" $(if $(TYPE),--type "$(TYPE)") $(if $(URL),--url "$(URL)") $(if $(FORMAT),--format "$(FORMAT)")
+
 eval: install ## print the offline analyzer's precision/recall table
 	$(RUN) python tests/analyzer_eval.py
 
@@ -65,6 +77,9 @@ generate-types: install ## regenerate clients/typescript/schemas.ts (Zod) from a
 
 openapi: install ## write the app's OpenAPI document to clients/openapi.json
 	@UV="$(UV)" bash clients/generate.sh openapi
+
+wire-formats: install ## regenerate docs/wire-formats.md (every stream event, JSON Schema) from app/schemas.py
+	@UV="$(UV)" bash clients/generate.sh docs
 
 clients: install ## TypeScript side: contract drift, tsc, next build, node tests (contract + e2e)
 	bash clients/ci.sh

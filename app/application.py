@@ -25,6 +25,7 @@ from app.logs import AccessLogMiddleware, configure_logging
 from app.metrics import Metrics
 from app.request_id import RequestIdMiddleware
 from app.routers import health, me
+from app.version import service_version
 
 logger = logging.getLogger("app")
 
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Compliance analysis service",
-        version="0.1.0",
+        version=service_version(),
         description="Streams a regulatory-compliance analysis of a document as Server-Sent Events.",
         lifespan=lifespan,
         docs_url="/docs" if settings.docs_enabled else None,

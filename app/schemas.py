@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -194,3 +194,74 @@ class SectionEvent(BaseModel):
 
 
 # `event: result` carries an AnalysisResult and `event: error` an ErrorInfo.
+
+
+class TokensError(BaseModel):
+    """`data: {"error": …}` of the `tokens` format, before `[DONE]`."""
+
+    error: ErrorInfo
+
+
+class StreamMetadata(BaseModel):
+    """What a chat UI shows beside the answer: the analysis, its token usage and its latency."""
+
+    analysis_id: UUID
+    prompt_tokens: int | None = Field(description="Input tokens, when the model reports them.")
+    completion_tokens: int | None = Field(description="Output tokens, when reported.")
+    ttft_ms: int | None = Field(description="Milliseconds from the request to the first token.")
+
+
+# The `ai-sdk` format: the Vercel AI SDK UI message stream protocol v1, one JSON part per event.
+# Only the part types and keys the protocol documents; the names are the protocol's (camelCase).
+
+
+class AiSdkStart(BaseModel):
+    type: Literal["start"]
+    messageId: str = Field(description="The analysis id.")
+
+
+class AiSdkTextStart(BaseModel):
+    type: Literal["text-start"]
+    id: Literal["report"]
+
+
+class AiSdkTextDelta(BaseModel):
+    type: Literal["text-delta"]
+    id: Literal["report"]
+    delta: str = Field(description="The next piece of the Markdown report.")
+
+
+class AiSdkTextEnd(BaseModel):
+    type: Literal["text-end"]
+    id: Literal["report"]
+
+
+class AiSdkFindingPart(BaseModel):
+    """A `data-finding` part: `useChat` keeps one per `id` in the message's parts."""
+
+    type: Literal["data-finding"]
+    id: str = Field(pattern=r"^finding-\d+$")
+    data: FindingEvent
+
+
+class AiSdkAnalysisPart(BaseModel):
+    type: Literal["data-analysis"]
+    data: AnalysisResult
+
+
+class AiSdkError(BaseModel):
+    type: Literal["error"]
+    errorText: str
+
+
+class AiSdkFinish(BaseModel):
+    type: Literal["finish"]
+    messageMetadata: StreamMetadata | None = None
+
+
+class AiSdkSectionPart(BaseModel):
+    """Progress through a long document; transient: not kept in the message history."""
+
+    type: Literal["data-section"]
+    data: SectionEvent
+    transient: Literal[True]

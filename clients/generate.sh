@@ -3,6 +3,7 @@
 #
 #   bash clients/generate.sh types     # clients/typescript/contract.json + schemas.ts (make generate-types)
 #   bash clients/generate.sh openapi   # clients/openapi.json (make openapi)
+#   bash clients/generate.sh docs      # docs/wire-formats.md (make wire-formats)
 #   bash clients/generate.sh all
 #
 # Deterministic: run it twice, get the same bytes. CI (clients/ci.sh) runs it and fails on a diff.
@@ -27,9 +28,15 @@ openapi() {
   echo "wrote clients/openapi.json"
 }
 
+docs() {
+  $UV run --frozen --quiet python -m scripts.wire_formats --out docs/wire-formats.md
+  echo "wrote docs/wire-formats.md"
+}
+
 case "$what" in
   types) types ;;
   openapi) openapi ;;
-  all) openapi && types ;;
-  *) echo "usage: $0 types|openapi|all" >&2; exit 2 ;;
+  docs) docs ;;
+  all) openapi && docs && types ;;
+  *) echo "usage: $0 types|openapi|docs|all" >&2; exit 2 ;;
 esac

@@ -48,6 +48,7 @@ CONTRACT: list[tuple[type[BaseModel], Mode]] = [
     (schemas.StartEvent, "serialization"),
     (schemas.TokenEvent, "serialization"),
     (schemas.FindingEvent, "serialization"),
+    (schemas.StreamMetadata, "serialization"),
 ]
 
 

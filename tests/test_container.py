@@ -114,7 +114,7 @@ def test_the_runtime_stage_has_the_venv_and_the_code(recipe: Recipe) -> None:
     copies = [i.value for i in recipe.final.all("COPY")]
     assert copies[0] == "--from=build /app/.venv /app/.venv"
     sources = {word for value in copies[1:] for word in value.split()[:-1]}
-    assert sources == IMAGE_CONTENT - {"pyproject.toml", "uv.lock"}
+    assert sources == IMAGE_CONTENT - {"uv.lock"}
 
 
 def test_runtime_env(recipe: Recipe) -> None:

@@ -27,7 +27,14 @@ from app.llm import ChatModel, RowNotWritten, hold_requests_until
 from app.metrics import Metrics
 from app.models import utcnow
 from app.prompt import build_messages
-from app.schemas import AnalyseRequest, AnalysisResult, AnalysisStatus, StartEvent, TokenPayload
+from app.schemas import (
+    AnalyseRequest,
+    AnalysisResult,
+    AnalysisStatus,
+    StartEvent,
+    StreamMetadata,
+    TokenPayload,
+)
 from app.scope import ANALYSIS_LOG
 
 CLIENT_GONE = Failure("client_disconnected", "the client went away", 499)
@@ -120,6 +127,17 @@ class AnalysisLifecycle:
             summary=draft.summary,
             processed_at=utcnow(),
             analysis_id=self.analysis_id,
+        )
+
+    def metadata(self) -> StreamMetadata:
+        """Token usage and time to first token so far, for the stream's closing event."""
+        run = self.run
+        ttft = run.first_token_at - self.started if run.first_token_at else None
+        return StreamMetadata(
+            analysis_id=self.analysis_id,
+            prompt_tokens=run.prompt_tokens,
+            completion_tokens=run.completion_tokens,
+            ttft_ms=round(ttft * 1000) if ttft is not None else None,
         )
 
     async def open(self) -> RunEvent | None:

@@ -60,7 +60,7 @@ class AnalysisStream(Response):
                 elif isinstance(event, SectionProgress):
                     data = encoder.section(event.index, event.total, event.state)
                 elif isinstance(event, Completed):
-                    await guard.send(encoder.result(lifecycle.result()))
+                    await guard.send(encoder.result(lifecycle.result(), lifecycle.metadata()))
                     break
                 else:
                     failure = event.failure
@@ -115,7 +115,8 @@ fails before that gets a real HTTP status and a JSON error body.
 - `format=ai-sdk`: the Vercel AI SDK UI message stream protocol v1 (a Markdown report as text
   parts, `data-finding` and `data-analysis` parts), for `useChat` / `useCompletion`.
 
-Comment lines (`: ping`) keep the connection alive while no token flows.
+A comment line (`: ping`, with no blank line after it, so no parser sees an event) keeps the
+connection alive while no token flows.
 """
 
 STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -4,9 +4,10 @@ import asyncio
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response
 
+from app.analyses.chat import ChatRequest, CompletionRequest, analyse_request
 from app.analyses.lifecycle import CLIENT_GONE, AnalysisLifecycle
 from app.analyses.repository import get_analysis, list_analyses
 from app.analyses.response import STREAM_DESCRIPTION, STREAM_RESPONSES, AnalysisStream
@@ -62,6 +63,23 @@ async def _lifecycle(
 Lifecycle = Annotated[AnalysisLifecycle, Depends(_lifecycle)]
 
 
+async def _chat_lifecycle(
+    request: Request,
+    body: Annotated[ChatRequest | CompletionRequest, Body()],
+    user: CurrentUser,
+    chat: ModelDep,
+    settings: SettingsDep,
+    engine: EngineDep,
+    metrics: MetricsDep,
+    drain: DrainDep,
+) -> AnalysisLifecycle:
+    analysis = analyse_request(body)
+    return await _lifecycle(request, analysis, user, chat, settings, engine, metrics, drain)
+
+
+ChatLifecycle = Annotated[AnalysisLifecycle, Depends(_chat_lifecycle)]
+
+
 @router.post(
     "/analyse/stream",
     response_class=AnalysisStream,
@@ -77,6 +95,23 @@ async def analyse_stream(
     if first is None:
         return Response(status_code=499)
     return AnalysisStream(lifecycle, first, encoder_for(format))
+
+
+@router.post(
+    "/analyse/chat",
+    response_class=AnalysisStream,
+    status_code=200,
+    responses={**STREAM_RESPONSES, **ERRORS},
+)
+async def analyse_chat(lifecycle: ChatLifecycle) -> Response:
+    """The `ai-sdk` stream for the AI SDK's hooks, unmodified: `useChat` (DefaultChatTransport:
+    the last user message's text is the document, `document_type` from the request body or the
+    message's metadata, default `contract`) and `useCompletion` (`{prompt}`). The `finish` part
+    carries `messageMetadata`: the analysis id, token usage and time to first token."""
+    first = await lifecycle.open()
+    if first is None:
+        return Response(status_code=499)
+    return AnalysisStream(lifecycle, first, encoder_for(StreamFormat.AI_SDK))
 
 
 @router.post("/analyse", responses=ERRORS)

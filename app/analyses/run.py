@@ -1,5 +1,6 @@
 """One analysis run: the model's token stream turned into tokens, findings and a validated result."""
 
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -10,8 +11,10 @@ from pydantic import ValidationError
 
 from app.analyses.scanner import FindingScanner
 from app.errors import Failure
-from app.llm import ChatModel, classify_failure
+from app.llm import ChatModel, classify_failure, failure_cause
 from app.schemas import AnalysisDraft, Finding
+
+logger = logging.getLogger("app.llm")
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -84,7 +87,14 @@ class AnalysisRun:
                     self.findings.append(finding)
                     yield FindingReady(len(self.findings) - 1, finding)
         except Exception as exc:
-            yield Failed(classify_failure(exc))
+            failure = classify_failure(exc)
+            logger.warning(
+                "model request failed: code=%s upstream=%s cause=%s",
+                failure.code,
+                self.chat.upstream or self.chat.provider,
+                failure_cause(exc),
+            )
+            yield Failed(failure)
             return
         finally:
             await aclose(stream)

@@ -17,10 +17,14 @@ from app.schemas import (
     SectionState,
     StartEvent,
     StreamFormat,
+    StreamMetadata,
 )
 
 DONE = b"data: [DONE]\n\n"
-PING = b": ping\n\n"
+# A comment line with no blank line after it: the SSE specification ignores it, and since no
+# blank line follows, no parser dispatches an (empty) event for it. It is only sent between two
+# complete events, so the next event's lines follow it as usual.
+PING = b": ping\n"
 SSE_HEADERS = {
     "cache-control": "no-cache",
     "x-accel-buffering": "no",
@@ -34,7 +38,7 @@ class Encoder(Protocol):
     def token(self, text: str) -> bytes: ...
     def finding(self, index: int, finding: Finding) -> bytes: ...
     def section(self, index: int, total: int, state: str) -> bytes: ...
-    def result(self, result: AnalysisResult) -> bytes: ...
+    def result(self, result: AnalysisResult, metadata: StreamMetadata) -> bytes: ...
     def error(self, error: ErrorInfo) -> bytes: ...
 
 
@@ -58,7 +62,7 @@ class TokensEncoder:
     def section(self, index: int, total: int, state: str) -> bytes:
         return b""
 
-    def result(self, result: AnalysisResult) -> bytes:
+    def result(self, result: AnalysisResult, metadata: StreamMetadata) -> bytes:
         return DONE
 
     def error(self, error: ErrorInfo) -> bytes:
@@ -94,7 +98,7 @@ class EventsEncoder:
         progress = SectionEvent(index=index, total=total, state=SectionState(state))
         return self._event("section", progress.model_dump_json())
 
-    def result(self, result: AnalysisResult) -> bytes:
+    def result(self, result: AnalysisResult, metadata: StreamMetadata) -> bytes:
         return self._event("result", result.model_dump_json()) + DONE
 
     def error(self, error: ErrorInfo) -> bytes:
@@ -157,7 +161,7 @@ class AiSdkEncoder:
         data = {"index": index, "total": total, "state": state}
         return self._part({"type": "data-section", "data": data, "transient": True})
 
-    def result(self, result: AnalysisResult) -> bytes:
+    def result(self, result: AnalysisResult, metadata: StreamMetadata) -> bytes:
         text = "## Summary\n\n" + result.summary
         if not result.findings:
             text = "No compliance risks were found.\n\n" + text
@@ -165,7 +169,7 @@ class AiSdkEncoder:
             self._delta(text)
             + self._part({"type": "text-end", "id": self.TEXT_ID})
             + self._part({"type": "data-analysis", "data": result.model_dump(mode="json")})
-            + self._part({"type": "finish"})
+            + self._part({"type": "finish", "messageMetadata": metadata.model_dump(mode="json")})
             + DONE
         )
 

@@ -8,6 +8,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
 
 import httpx2
 
@@ -36,6 +37,8 @@ class ChatModel:
     provider: str
     name: str
     http_client: httpx2.AsyncClient | None = None
+    # host[:port] of the model endpoint, named in the log line of every failed model request.
+    upstream: str | None = None
 
     async def aclose(self) -> None:
         if self.http_client is not None:
@@ -69,7 +72,8 @@ def build_chat_model(settings: Settings) -> ChatModel:
             base_url=settings.openai_base_url,
             **common,
         )
-        return ChatModel(openai_model, "openai", settings.openai_model, client)
+        upstream = _host(settings.openai_base_url or "https://api.openai.com/v1")
+        return ChatModel(openai_model, "openai", settings.openai_model, client, upstream)
 
     azure_class = FastAzureChatOpenAI if settings.llm_fast_path else AzureChatOpenAI
     azure_model = azure_class(
@@ -79,7 +83,32 @@ def build_chat_model(settings: Settings) -> ChatModel:
         api_key=settings.azure_openai_api_key,
         **common,
     )
-    return ChatModel(azure_model, "azure", settings.azure_openai_deployment, client)
+    upstream = _host(settings.azure_openai_endpoint or "")
+    return ChatModel(azure_model, "azure", settings.azure_openai_deployment, client, upstream)
+
+
+def _host(url: str) -> str:
+    """host[:port] only: never the path, the query or any credentials in the URL."""
+    parsed = urlsplit(url)
+    host = parsed.hostname or "?"
+    return f"{host}:{parsed.port}" if parsed.port else host
+
+
+def failure_cause(exc: BaseException) -> str:
+    """The exception's class and the classes it wraps (`APIConnectionError < ConnectError`).
+
+    Class names only: messages can carry an upstream's answer, and nothing of a request may
+    reach the logs.
+    """
+    names: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(names) < 4:
+        if not names or names[-1] != type(current).__name__:
+            names.append(type(current).__name__)
+        current = current.__cause__ or current.__context__
+    if (status := getattr(exc, "status_code", None)) is not None:
+        names[0] += f"(HTTP {status})"
+    return " < ".join(names)
 
 
 def classify_failure(exc: BaseException) -> Failure:

@@ -6,17 +6,19 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from app.deps import MetricsDep, ModelSlotDep, SessionMakerDep, SettingsDep
 from app.errors import AppError
+from app.version import service_version
 
 router = APIRouter(tags=["probes"])
 
 
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
+    version: str = Field(description="The service's release (pyproject.toml, CHANGELOG.md).")
 
 
 class Readiness(BaseModel):
@@ -48,7 +50,7 @@ async def metrics(request: Request, settings: SettingsDep, registry: MetricsDep)
 
 @router.get("/health")
 async def health() -> Health:
-    return Health()
+    return Health(version=service_version())
 
 
 @router.get("/ready", responses={503: {"model": Readiness}})

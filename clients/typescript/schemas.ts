@@ -185,6 +185,20 @@ export const StartEvent = z.object({
 export type StartEvent = z.infer<typeof StartEvent>;
 
 /**
+ * StreamMetadata
+ *
+ * What a chat UI shows beside the answer: the analysis, its token usage and its latency.
+ */
+export const StreamMetadata = z.object({
+  analysis_id: z.uuid(),
+  prompt_tokens: z.int().nullable(),
+  completion_tokens: z.int().nullable(),
+  ttft_ms: z.int().nullable(),
+});
+
+export type StreamMetadata = z.infer<typeof StreamMetadata>;
+
+/**
  * TokenEvent
  *
  * `event: token`: one chunk of the model's raw answer.

@@ -15,7 +15,7 @@ const DOCUMENT_TYPES = [
   { value: 'terms_of_service', label: 'Terms of service' },
 ] as const;
 
-const MAX_CHARS = 50_000;
+const MAX_CHARS = 500_000;
 
 const RISK_LABEL: Record<RiskLevel, string> = {
   high: 'High risk',

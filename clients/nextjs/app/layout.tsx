@@ -1,4 +1,5 @@
 import type { Metadata } from 'next';
+import Link from 'next/link';
 import type { ReactNode } from 'react';
 
 import './globals.css';
@@ -11,7 +12,12 @@ export const metadata: Metadata = {
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">
-      <body>{children}</body>
+      <body>
+        <nav className="nav">
+          <Link href="/">Analyse</Link> · <Link href="/chat">Chat (useChat)</Link> · <Link href="/history">History</Link>
+        </nav>
+        {children}
+      </body>
     </html>
   );
 }

@@ -155,7 +155,7 @@ describe('the page, through next start, against the real service', () => {
     const before = await api(service!, '/v1/analyses?limit=100');
     const count = contract.AnalysisPage.parse(await before.json()).items.length;
     const page = await openPage();
-    await page.locator('textarea').fill('a'.repeat(50_001));
+    await page.locator('textarea').fill('a'.repeat(500_001));
     await page.click('[data-testid=analyse]');
     const error = page.locator('[data-testid=error]');
     await error.waitFor({ timeout: 10_000 });

@@ -219,3 +219,14 @@ export async function api(service: Service, path: string, init: RequestInit = {}
 export async function example(name: string): Promise<string> {
   return readFile(join(ROOT, 'examples', `${name}.txt`), 'utf8');
 }
+
+/** The chunks of a fetch() body as text, as they arrive. */
+export async function* textChunks(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    yield decoder.decode(value, { stream: true });
+  }
+}

@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from app.analyzer.catalogue import document_rules_for, rules_for
+from app.analyzer.categories import category_of
 from app.analyzer.clauses import Clause, Span, split_clauses
 from app.analyzer.document_types import GENERAL, normalise_document_type
 from app.analyzer.normalise import fold, squash
@@ -196,6 +197,7 @@ def analyse(content: str, document_type: str) -> AnalysisDraft:
         Finding(
             clause=content[hit.start : hit.end],
             risk=hit.risk,
+            category=category_of(hit.category),
             explanation=hit.explanation,
             confidence=round(hit.confidence, 2),
         )

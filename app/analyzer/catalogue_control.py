@@ -147,8 +147,9 @@ UNILATERAL_CHANGE = Rule(
         ),
     ),
     blockers=blockers(
-        r"\b(?:either|each|both|neither) part(?:y|ies)\b|\bmutual(?:ly)?\b"
-        r"|\bby (?:written )?agreement of"
+        r"\b(?:either|each|both|neither|any) part(?:y|ies)\b|\bmutual(?:ly)?\b"
+        r"|\bby (?:written )?agreement of|\bthe parties (?:may|can|shall|will)\b|\ba party may\b"
+        r"|\baddress(?:es)? (?:for|to which)|\bchange~2~address"
         r"|\bwithdraw\w*~2~consent|\bconsent~4~withdraw"
     ),
 )

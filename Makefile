@@ -6,7 +6,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help uv install run test lint format typecheck migrate revision token eval bench audit container-smoke generate-types openapi clients
+.PHONY: help uv install run test lint format typecheck migrate revision token eval train-analyzer bench audit container-smoke generate-types openapi clients
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,8 +43,12 @@ revision: install ## autogenerate a migration: make revision m="what changed"
 token: uv ## print a dev bearer token (SUB, ORG, ROLE, TTL override the claims)
 	@$(RUN) --quiet python -m app.cli token --sub "$${SUB:-dev-user}" --org "$${ORG:-dev-org}" --role "$${ROLE:-analyst}" --ttl "$${TTL:-120}"
 
-eval: install ## print the offline analyzer's precision/recall table
+eval: install ## held-out figures on real Terms of Service (minutes), then the labelled set's table
+	$(RUN) python tests/eval_claudette.py
 	$(RUN) python tests/analyzer_eval.py
+
+train-analyzer: install ## retrain the learned sentence models (rewrites app/analyzer/models/*.json)
+	$(RUN) python scripts/train_analyzer.py
 
 bench: install ## the product against the article's reference (5-9 min; writes docs/performance.md)
 	$(RUN) python bench/run.py

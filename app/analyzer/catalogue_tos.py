@@ -80,7 +80,7 @@ RULE_BLOCKERS: dict[str, re.Pattern[str]] = {
     # Privacy rules read a content licence ("a worldwide licence to your content") as a data
     # transfer or a sale; in Terms of Service it is neither.
     Category.INTERNATIONAL_TRANSFER: rx(_CONTENT_LICENCE),
-    Category.DATA_SALE_OR_SHARING: rx(_CONTENT_LICENCE),
+    Category.DATA_SALE_OR_SHARING: rx(_CONTENT_LICENCE + r"|\bmake no representations|\bwarrant"),
     # An age limit keeps children out; it is not a collection of children's data.
     Category.CHILDRENS_DATA: rx(
         r"\bmust (?:not|be (?:at least|over|older))|\bmay not\b|\bnot (?:be )?(?:intended|directed"
@@ -88,7 +88,11 @@ RULE_BLOCKERS: dict[str, re.Pattern[str]] = {
         r"|\bparents? (?:or|and) (?:legal )?guardians?"
     ),
     # Liability exclusions list "unauthorised access to your data" among excluded losses.
-    Category.BREACH_NOTIFICATION: rx(r"\bliab|\bdamages\b|\bresponsible for"),
+    Category.BREACH_NOTIFICATION: rx(
+        r"\bliab|\bdamages\b|\bresponsible for|\bresult(?:s|ing)? from|\barising from"
+    ),
+    # A savings clause ("nothing in these terms excludes...") protects the user.
+    Category.WARRANTY_DISCLAIMER: rx(r"\bnothing in (?:these|this)\b"),
     # Sentences about the waiver (its opt-out, severability, a cross-reference) do not impose it.
     Category.JURY_CLASS_WAIVER: rx(
         r"\bopt(?:ing)? out|\bunenforceable|\bnot (?:be )?(?:enforceable|enforced|valid)"

@@ -27,12 +27,15 @@ FORMAT = "tfidf-linear-1"
 _WORD = re.compile(r"[a-z]+|\d+")
 
 
+def _grams(folded: str) -> list[str]:
+    """Word unigrams then bigrams of already folded text; every number is the one token "0"."""
+    words = ["0" if word[0].isdigit() else word for word in _WORD.findall(folded)]
+    return [*words, *(f"{a} {b}" for a, b in pairwise(words))]
+
+
 def featurise(text: str) -> Counter[str]:
-    """Word unigrams and bigrams of the folded text; every number is one token."""
-    words = ["0" if word[0].isdigit() else word for word in _WORD.findall(fold(text))]
-    features = Counter(words)
-    features.update(f"{a} {b}" for a, b in pairwise(words))
-    return features
+    """Word unigrams and bigrams with their counts (what training sees)."""
+    return Counter(_grams(fold(text)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,25 +59,31 @@ class SentenceModel:
     thresholds: npt.NDArray[np.float64]
     """Per category, on the decision value (the logit)."""
 
-    def scores(self, sentences: Sequence[str]) -> npt.NDArray[np.float64]:
-        """(sentences, categories) decision values; a sentence with no known word scores the bias."""
+    def scores(self, sentences: Sequence[str], *, folded: bool = False) -> npt.NDArray[np.float64]:
+        """(sentences, categories) decision values; a sentence with no known word scores the bias.
+
+        `folded`: the sentences are already `fold`ed (the engine folds a document once).
+        """
+        get = self.vocabulary.get
         indices: list[int] = []
-        values: list[float] = []
         owners: list[int] = []
-        vocabulary = self.vocabulary
         for row, sentence in enumerate(sentences):
-            for feature, count in featurise(sentence).items():
-                index = vocabulary.get(feature)
-                if index is not None:
-                    indices.append(index)
-                    values.append(1.0 + math.log(count))
-                    owners.append(row)
+            found = [
+                i for i in map(get, _grams(sentence if folded else fold(sentence))) if i is not None
+            ]
+            indices.extend(found)
+            owners.extend([row] * len(found))
         out = np.tile(self.bias, (len(sentences), 1))
         if not indices:
             return out
-        index_array = np.asarray(indices, dtype=np.intp)
-        owner_array = np.asarray(owners, dtype=np.intp)
-        weighted = np.asarray(values) * self.idf[index_array]
+        # Term counts per (sentence, feature), then (1 + ln tf) * idf, L2-normalised per sentence.
+        width = len(self.vocabulary)
+        keys, counts = np.unique(
+            np.asarray(owners, dtype=np.int64) * width + np.asarray(indices, dtype=np.int64),
+            return_counts=True,
+        )
+        owner_array, index_array = np.divmod(keys, width)
+        weighted = (1.0 + np.log(counts)) * self.idf[index_array]
         norms = np.sqrt(np.bincount(owner_array, weighted * weighted, minlength=len(sentences)))
         weighted /= norms[owner_array]
         contributions = weighted[:, None] * self.weights[index_array]
@@ -82,17 +91,19 @@ class SentenceModel:
         out[owner_array[starts]] += np.add.reduceat(contributions, starts, axis=0)
         return out
 
-    def predict(self, sentences: Sequence[str]) -> list[list[tuple[str, float]]]:
+    def predict(
+        self, sentences: Sequence[str], *, folded: bool = False
+    ) -> list[list[tuple[str, float]]]:
         """Per sentence, the (category, probability) pairs over their thresholds, best first."""
-        scores = self.scores(sentences)
+        scores = self.scores(sentences, folded=folded)
         above = scores >= self.thresholds
-        result: list[list[tuple[str, float]]] = []
-        for row, flags in zip(scores, above, strict=True):
+        result: list[list[tuple[str, float]]] = [[] for _ in sentences]
+        for row in np.flatnonzero(above.any(axis=1)):
             found = [
-                (self.categories[k], 1.0 / (1.0 + math.exp(-float(row[k]))))
-                for k in np.flatnonzero(flags)
+                (self.categories[k], 1.0 / (1.0 + math.exp(-float(scores[row, k]))))
+                for k in np.flatnonzero(above[row])
             ]
-            result.append(sorted(found, key=lambda pair: -pair[1]))
+            result[row] = sorted(found, key=lambda pair: -pair[1])
         return result
 
     def to_json(self) -> str:

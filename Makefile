@@ -43,8 +43,9 @@ revision: install ## autogenerate a migration: make revision m="what changed"
 token: uv ## print a dev bearer token (SUB, ORG, ROLE, TTL override the claims)
 	@$(RUN) --quiet python -m app.cli token --sub "$${SUB:-dev-user}" --org "$${ORG:-dev-org}" --role "$${ROLE:-analyst}" --ttl "$${TTL:-120}"
 
-eval: install ## held-out figures on real Terms of Service (minutes), then the labelled set's table
+eval: install ## held-out figures on real Terms of Service and contracts (minutes), then the labelled set's table
 	$(RUN) python tests/eval_claudette.py
+	$(RUN) python tests/eval_cuad.py
 	$(RUN) python tests/analyzer_eval.py
 
 train-analyzer: install ## retrain the learned sentence models (rewrites app/analyzer/models/*.json)

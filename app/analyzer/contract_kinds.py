@@ -60,6 +60,10 @@ _AUDIT_LIMITS = rx(
     r"|\bregular business hours|\bduring business hours|\bat (?:its|the auditing party's"
     r"|\w+'s) (?:own )?(?:cost|expense)|\bindependent (?:certified |public )?accountant"
 )
+_FREE_TO_ASSIGN = rx(
+    r"\b(?:may|can|is free to|shall be entitled to|has the right to)(?! not\b)~3~(?:assign|transfer"
+    r"|novate)\w*~12~without~4~(?:consent|approval|agreement)"
+)
 _AT_WILL = rx(
     r"\bat any time\b|\bfor any reason|\bfor no reason|\bwith or without cause|\bwithout cause"
     r"|\bsole discretion|\bfor convenience|\bimmediately"
@@ -90,9 +94,7 @@ class Kind:
 
 def _grade_uncapped(text: str) -> Verdict:
     if _MUTUAL.search(text) and _STANDARD_CARVE_OUTS.search(text):
-        return Verdict(
-            MEDIUM, 0.75, "Both parties stay liable without limit for the usual carve-outs."
-        )
+        return Verdict(LOW, 0.7, "Both parties stay liable without limit for the usual carve-outs.")
     return Verdict(HIGH, 0.8, "Liability here has no ceiling.")
 
 
@@ -101,6 +103,8 @@ def _grade_cap(text: str) -> Verdict:
         return Verdict(HIGH, 0.75, "It excludes liability altogether rather than capping it.")
     if _MUTUAL.search(text):
         return Verdict(LOW, 0.7, "The limitation protects both parties alike.")
+    if _CAP_AMOUNT.search(text):
+        return Verdict(LOW, 0.65, "Liability is capped at a stated amount.")
     return Verdict(MEDIUM, 0.7, "Only one party's liability is limited.")
 
 
@@ -152,6 +156,10 @@ def _grade_convenience(text: str) -> Verdict:
 
 
 def _grade_anti_assignment(text: str) -> Verdict:
+    if _FREE_TO_ASSIGN.search(text) and not _MUTUAL.search(text):
+        return Verdict(
+            HIGH, 0.75, "One party may transfer the contract without the other's consent."
+        )
     if _MUTUAL.search(text):
         return Verdict(LOW, 0.7, "The restriction binds both parties alike.")
     if _CONSENT.search(text):
@@ -301,3 +309,24 @@ KINDS: dict[str, Kind] = {
         ),
     )
 }
+
+GATES: dict[str, str] = {
+    "anti_assignment": r"assign|transfer|delegat",
+    "audit_rights": r"audit|inspect|examin|records|books",
+    "auto_renewal": r"renew|extend|extension|successive|automatic|evergreen",
+    "change_of_control": (
+        r"control|merger|merge|acqui|consolidat|reorgani|substantially\s+all|beneficial\s+own"
+    ),
+    "covenant_not_to_sue": r"challeng|contest| sue\b|suit|attack|impair|validity|dispute|claim",
+    "exclusivity": r"exclusiv| sole\b| only\b|solely| other\b",
+    "ip_assignment": r"assign|owner| title\b|property|vest|works?\s+made\s+for\s+hire|belong",
+    "liability_cap": r"liab|damages|exceed",
+    "liquidated_damages": r"liquidated|penalt| fee\b|damages|forfeit",
+    "most_favored_nation": r"favo|lowest|best\s+price|more\s+advantageous|no\s+less|better\s+terms",
+    "non_compete": r"compet|similar|engage",
+    "non_solicit": r"solicit|hire|employ|recruit|induce|entice",
+    "termination_for_convenience": r"terminat|cancel",
+    "uncapped_liability": r"liab|damages|limitation|indemn",
+}
+"""Words a sentence must contain (folded, squashed) to be read as a kind: each kind's model is
+trained and applied only where its gate matches, so it learns the wording, not the topic."""

@@ -56,7 +56,9 @@ def _http_client(settings: Settings) -> httpx2.AsyncClient:
 def build_chat_model(settings: Settings) -> ChatModel:
     if settings.llm_provider == "local":
         from app.analyzer.chat_model import OfflineAnalyzer
+        from app.analyzer.learned import load_all
 
+        load_all()
         analyzer = OfflineAnalyzer()
         return ChatModel(analyzer, "local", analyzer.model_name)
 

@@ -155,3 +155,10 @@ def model_path(corpus: str) -> Path:
 def load(corpus: str) -> SentenceModel:
     """Read once per process, on first use (never at import)."""
     return SentenceModel.from_json(model_path(corpus).read_text(encoding="utf-8"))
+
+
+def load_all() -> None:
+    """Read every committed model now (the chat model is built in a worker thread at start-up),
+    so the first analysis does not pay for it on the event loop."""
+    for path in sorted(MODELS_DIR.glob("*.json")):
+        load(path.stem)

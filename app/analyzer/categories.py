@@ -10,6 +10,7 @@ RULE_CATEGORIES: dict[str, Category] = {
     "auto_renewal": Category.AUTO_RENEWAL,
     "unilateral_change": Category.UNILATERAL_CHANGE,
     "exclusivity_non_compete": Category.EXCLUSIVITY,
+    "commercial_non_compete": Category.NON_COMPETE,
     "ip_assignment_all": Category.IP_ASSIGNMENT,
     "confidentiality_unbounded": Category.CONFIDENTIALITY,
     "assignment_without_consent": Category.ASSIGNMENT_WITHOUT_CONSENT,

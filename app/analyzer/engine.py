@@ -189,7 +189,7 @@ def _kept_on_learned_type(hit: Hit, content: str, folded: str, learned: LearnedS
 def _resolve_overlaps(hits: list[Hit], folded: str) -> list[Hit]:
     """With the general catalogue a non-compete matches both the commercial and employment rules."""
     employment = {(h.start, h.end) for h in hits if h.category == "broad_non_compete"}
-    commercial = {(h.start, h.end) for h in hits if h.category == "exclusivity_non_compete"}
+    commercial = {(h.start, h.end) for h in hits if h.category == "commercial_non_compete"}
     both = employment & commercial
     if not both:
         return hits
@@ -198,9 +198,7 @@ def _resolve_overlaps(hits: list[Hit], folded: str) -> list[Hit]:
         span = (hit.start, hit.end)
         if span in both:
             is_employment = "employ" in folded[hit.start : hit.end]
-            if hit.category == (
-                "exclusivity_non_compete" if is_employment else "broad_non_compete"
-            ):
+            if hit.category == ("commercial_non_compete" if is_employment else "broad_non_compete"):
                 continue
         kept.append(hit)
     return kept

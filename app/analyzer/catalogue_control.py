@@ -503,9 +503,9 @@ CHANGE_OF_CONTROL = Rule(
     gates=terms("control|merger|acquisition|acquires|acquired|substantially all"),
     signals=(
         signal(
-            r"\bchange~1~(?:of|in) (?:control|ownership)|\bcontrol~3~(?:changes?|is acquired"
-            r"|transferred)|\b(?:merger|consolidation|acquisition|sale of (?:all|substantially all))"
-            r"~20~(?:terminat|consent|approval|assign|transfer|deemed|notif)",
+            r"\bchange~1~(?:of|in) (?:control|ownership)\b~20~(?:terminat|consent|approval|assign"
+            r"|transfer|deemed|notif)|\b(?:terminat|consent|approval|assign|notif)\w*~20~change"
+            r"~1~(?:of|in) (?:control|ownership)\b",
             0.75,
             judge=_graded("change_of_control"),
         ),
@@ -544,8 +544,7 @@ IP_OWNERSHIP_ASSIGNMENT = Rule(
             r"\b(?:hereby|shall|will|agrees? to|does hereby) (?:irrevocably )?(?:assigns?|transfers?"
             r"|conveys?)~8~(?:all|any|its|their|entire)~3~(?:right,? title|title|ownership"
             r"|intellectual property|copyrights?|patents?|inventions?)"
-            r"|\bworks? made for hire|\b(?:shall|will) (?:be|become|remain) the (?:sole (?:and "
-            r"exclusive )?|exclusive )?property of|\b(?:shall|will) vest (?:solely )?in",
+            r"|\bworks? made for hire",
             0.7,
             judge=_graded("ip_assignment"),
         ),

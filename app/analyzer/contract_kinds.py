@@ -84,6 +84,11 @@ _PRICE_ADVANTAGE = rx(
 )
 
 
+def states_a_cap(text: str) -> bool:
+    """An amount or ceiling, as opposed to a clause that only says liability is unlimited."""
+    return bool(_CAP_AMOUNT.search(text))
+
+
 @dataclass(frozen=True, slots=True)
 class Kind:
     slug: str

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from app.analyzer.clauses import Clause, Span
-from app.analyzer.contract_kinds import GATES, KINDS
+from app.analyzer.contract_kinds import GATES, KINDS, states_a_cap
 from app.analyzer.learned import SentenceModel, load
 from app.analyzer.normalise import squash
 from app.analyzer.rules import Verdict
@@ -85,7 +85,11 @@ def contract_findings(
     found = []
     uncapped = [span for (slug, _), (span, _) in merged.items() if slug in OUTRANKED_BY.values()]
     for (slug, _), (span, texts) in merged.items():
-        if slug in OUTRANKED_BY and any(_overlap(span, other) for other in uncapped):
+        if (
+            slug in OUTRANKED_BY
+            and any(_overlap(span, other) for other in uncapped)
+            and not states_a_cap(" ".join(texts))
+        ):
             continue
         verdict = KINDS[slug].grade(" ".join(texts))
         found.append(KindFinding(slug, verdict, span))

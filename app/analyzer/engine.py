@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from app.analyzer.catalogue import document_rules_for, rules_for
 from app.analyzer.categories import category_of
 from app.analyzer.clauses import Clause, Span, split_clauses
-from app.analyzer.contract_kinds import KINDS
+from app.analyzer.contract_kinds import KINDS, states_a_cap
 from app.analyzer.contract_model import CORPUS as CONTRACT_MODEL
 from app.analyzer.contract_model import OUTRANKED_BY, contract_findings
 from app.analyzer.document_types import CONTRACT, GENERAL, normalise_document_type
@@ -215,10 +215,10 @@ def _contract_kind_hits(
     taken = [(category_of(hit.category), hit.start, hit.end) for hit in hits]
     for found in contract_findings(content, folded, clauses, model):
         start, end = found.span.start, found.span.end
-        if any(
-            c in (found.slug, OUTRANKED_BY.get(found.slug)) and s < end and start < e
-            for c, s, e in taken
-        ):
+        outranked = OUTRANKED_BY.get(found.slug)
+        if outranked and states_a_cap(content[start:end].lower()):
+            outranked = None
+        if any(c in (found.slug, outranked) and s < end and start < e for c, s, e in taken):
             continue
         kind = KINDS[found.slug]
         yield _hit(found.slug, kind.title, kind.explanation, found.verdict, found.span)

@@ -11,7 +11,7 @@ RUN := $(UV) run --frozen $(if $(wildcard .env),--env-file .env)
 RELOAD_ARGS := $(if $(filter 1 true yes,$(RELOAD)),--reload --reload-dir app)
 
 .DEFAULT_GOAL := help
-.PHONY: help uv install run analyse test test-fast lint format typecheck migrate revision token eval bench audit container-smoke generate-types openapi wire-formats clients
+.PHONY: help uv install run analyse test test-fast lint format typecheck migrate revision token eval train-analyzer bench audit container-smoke generate-types openapi wire-formats clients
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,8 +58,13 @@ analyse: install ## stream an analysis of FILE live (make analyse FILE=examples/
 	@$(if $(FILE),,$(error usage: make analyse FILE=path/to/document.txt))
 	@$(RUN) --quiet python -m app.cli analyse "$(FILE)" $(if $(TYPE),--type "$(TYPE)") $(if $(URL),--url "$(URL)") $(if $(FORMAT),--format "$(FORMAT)")
 
-eval: install ## print the offline analyzer's precision/recall table
-	$(RUN) python tests/analyzer_eval.py
+eval: install ## held-out figures on real Terms of Service and contracts (minutes), then the labelled set's table
+	$(RUN) python -m tests.eval_claudette
+	$(RUN) python -m tests.eval_cuad
+	$(RUN) python -m tests.analyzer_eval
+
+train-analyzer: install ## retrain the learned sentence models (rewrites app/analyzer/models/*.json)
+	$(RUN) python -m scripts.train_analyzer
 
 bench: install ## the product against the article's reference (6-10 min; writes docs/performance.md)
 	$(RUN) python bench/run.py

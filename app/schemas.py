@@ -5,7 +5,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 MAX_CONTENT_CHARS = 500_000
@@ -16,6 +16,53 @@ class RiskLevel(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
+
+
+class Category(StrEnum):
+    """What kind of risk a finding is: one published taxonomy (the README gives each meaning)."""
+
+    # Terms of Service: the eight CLAUDETTE kinds of potentially unfair clause.
+    LIMITATION_OF_LIABILITY = "limitation_of_liability"
+    UNILATERAL_TERMINATION = "unilateral_termination"
+    UNILATERAL_CHANGE = "unilateral_change"
+    CONTENT_REMOVAL = "content_removal"
+    CONTRACT_BY_USING = "contract_by_using"
+    CHOICE_OF_LAW = "choice_of_law"
+    JURISDICTION = "jurisdiction"
+    ARBITRATION = "arbitration"
+    # Commercial contracts: the CUAD kinds a reviewer must see.
+    UNCAPPED_LIABILITY = "uncapped_liability"
+    LIABILITY_CAP = "liability_cap"
+    LIQUIDATED_DAMAGES = "liquidated_damages"
+    NON_COMPETE = "non_compete"
+    EXCLUSIVITY = "exclusivity"
+    NON_SOLICIT = "non_solicit"
+    AUTO_RENEWAL = "auto_renewal"
+    IP_ASSIGNMENT = "ip_assignment"
+    AUDIT_RIGHTS = "audit_rights"
+    TERMINATION_FOR_CONVENIENCE = "termination_for_convenience"
+    ANTI_ASSIGNMENT = "anti_assignment"
+    CHANGE_OF_CONTROL = "change_of_control"
+    MOST_FAVORED_NATION = "most_favored_nation"
+    COVENANT_NOT_TO_SUE = "covenant_not_to_sue"
+    # Contracts, DPAs, employment and privacy documents.
+    INDEMNITY = "indemnity"
+    WARRANTY_DISCLAIMER = "warranty_disclaimer"
+    PAYMENT_TERMS = "payment_terms"
+    CONFIDENTIALITY = "confidentiality"
+    ASSIGNMENT_WITHOUT_CONSENT = "assignment_without_consent"
+    JURY_CLASS_WAIVER = "jury_class_waiver"
+    CLAWBACK = "clawback"
+    UNPAID_OVERTIME = "unpaid_overtime"
+    CHILDRENS_DATA = "childrens_data"
+    DATA_RETENTION = "data_retention"
+    BREACH_NOTIFICATION = "breach_notification"
+    DATA_SUBJECT_RIGHTS = "data_subject_rights"
+    LEGAL_BASIS = "legal_basis"
+    DATA_SALE_OR_SHARING = "data_sale_or_sharing"
+    SUBPROCESSORS = "subprocessors"
+    INTERNATIONAL_TRANSFER = "international_transfer"
+    OTHER = "other"
 
 
 class AnalysisStatus(StrEnum):
@@ -68,17 +115,34 @@ StorableText = Annotated[str, AfterValidator(_storable)]
 
 
 class Finding(BaseModel):
-    clause: StorableText
+    clause: StorableText = Field(description="exact quote from the document")
     risk: RiskLevel
-    explanation: StorableText
-    confidence: float = Field(ge=0.0, le=1.0)
+    category: Category = Field(
+        default=Category.OTHER,
+        description="The kind of risk; a model's unknown or missing category is kept as `other`.",
+    )
+    explanation: StorableText = Field(description="what the risk is and what to negotiate")
+    confidence: float = Field(ge=0.0, le=1.0, description="number 0..1")
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _unknown_is_other(cls, value: object) -> object:
+        """A chat model may invent a kind; the finding is still worth keeping."""
+        if isinstance(value, Category):
+            return value
+        if isinstance(value, str):
+            try:
+                return Category(value.strip().lower().replace(" ", "_").replace("-", "_"))
+            except ValueError:
+                pass
+        return Category.OTHER
 
 
 class AnalysisDraft(BaseModel):
     """What the model is asked to produce; the service adds `processed_at`."""
 
     findings: list[Finding]
-    summary: StorableText
+    summary: StorableText = Field(description="two or three sentences")
 
 
 class AnalyseResponse(AnalysisDraft):

@@ -3,6 +3,7 @@
 Run: uv run python bench/analyzer_speed.py [runs]
 """
 
+import json
 import statistics
 import sys
 import time
@@ -29,6 +30,12 @@ def build_document(size: int = MAX_CONTENT_CHARS) -> str:
             parts.append(text)
             length += len(text) + 2
     return "\n\n".join(parts)[:size]
+
+
+def build_terms_document(size: int = 500_000) -> str:
+    """Real Terms of Service (the labelled set's texts) joined to `size` characters."""
+    data = json.loads((ROOT / "data" / "claudette" / "claudette_en_dev.json").read_text("utf-8"))
+    return "\n\n".join(document["text"] for document in data["documents"])[:size]
 
 
 def timed(function: object, runs: int) -> list[float]:
@@ -60,6 +67,12 @@ def main() -> None:
         report(
             f"analyse({document_type!r})", timed(lambda t=document_type: analyse(document, t), runs)
         )
+    terms = build_terms_document()
+    analyse(terms[:2000], "terms_of_service")  # reads the sentence model once
+    report(
+        f"analyse('terms_of_service') {len(terms) // 1000}k",
+        timed(lambda: analyse(terms, "terms_of_service"), max(3, runs // 10)),
+    )
     model = OfflineAnalyzer()
     messages = build_messages(document, "contract", "bench")
     report("OfflineAnalyzer.stream (all chunks)", timed(lambda: list(model.stream(messages)), runs))

@@ -22,12 +22,14 @@ ANSWER = {
         {
             "clause": "The Supplier's liability shall be unlimited.",
             "risk": "high",
+            "category": "uncapped_liability",
             "explanation": "Uncapped liability; negotiate a cap at 12 months of fees.",
             "confidence": 0.9,
         },
         {
             "clause": "This Agreement renews automatically for successive 3-year terms.",
             "risk": "medium",
+            "category": "auto_renewal",
             "explanation": "Auto-renewal with no notice window; ask for 90 days' notice.",
             "confidence": 0.75,
         },

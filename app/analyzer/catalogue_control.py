@@ -6,6 +6,7 @@ Patterns run on folded, whitespace-squashed sentences; `~N~` is a gap of up to N
 """
 
 from app.analyzer import judges
+from app.analyzer.contract_kinds import KINDS
 from app.analyzer.document_types import (
     CONTRACT,
     DPA,
@@ -13,7 +14,7 @@ from app.analyzer.document_types import (
     PRIVACY_POLICY,
     TERMS_OF_SERVICE,
 )
-from app.analyzer.rules import Rule, blockers, signal, terms
+from app.analyzer.rules import Judge, Rule, Verdict, blockers, signal, terms
 from app.schemas import RiskLevel
 
 HIGH, MEDIUM, LOW = RiskLevel.HIGH, RiskLevel.MEDIUM, RiskLevel.LOW
@@ -147,8 +148,9 @@ UNILATERAL_CHANGE = Rule(
         ),
     ),
     blockers=blockers(
-        r"\b(?:either|each|both|neither) part(?:y|ies)\b|\bmutual(?:ly)?\b"
-        r"|\bby (?:written )?agreement of"
+        r"\b(?:either|each|both|neither|any) part(?:y|ies)\b|\bmutual(?:ly)?\b"
+        r"|\bby (?:written )?agreement of|\bthe parties (?:may|can|shall|will)\b|\ba party may\b"
+        r"|\baddress(?:es)? (?:for|to which)|\bchange~2~address"
         r"|\bwithdraw\w*~2~consent|\bconsent~4~withdraw"
     ),
 )
@@ -179,18 +181,38 @@ EXCLUSIVITY_NON_COMPETE = Rule(
             judge=judges.exclusivity,
         ),
         signal(
-            r"\bnon-?compet\w*|\b(?:not|never|neither|nor|refrain\w*|prohibited"
-            r"|restricted)\b~20~(?:compet\w*|rival\w*)\b",
-            0.8,
-            judge=judges.commercial_non_compete,
-        ),
-        signal(
             r"\bnot~8~(?:enter into|engage|contract|deal|purchase|procure|source|obtain|buy"
             r"|use)~8~(?:another|other"
             r"|alternative|third[- ]party|competing)~1~(?:supplier|provider|vendor|distributor"
             r"|source)s?\b",
             0.8,
             judge=judges.exclusivity,
+        ),
+    ),
+    blockers=blockers(
+        r"\bnon-?exclusive|\bnothing in (?:this|these)~3~(?:prevent|restrict|limit|preclude)"
+        r"|\bfree to~6~compet|\bcourts?\b|\bjurisdiction|\barbitra|\bgoverning law|\bgoverned by",
+    ),
+)
+
+COMMERCIAL_NON_COMPETE = Rule(
+    id="commercial_non_compete",
+    title="non-compete",
+    risk=MEDIUM,
+    explanation=(
+        "You are tied to one supplier or barred from competing business, which limits your "
+        "options and bargaining power. Limit it in scope, territory and time (ideally no longer "
+        "than the contract), and link it to volume commitments or pricing in return."
+    ),
+    document_types=_COMMERCIAL,
+    gates=terms("exclusiv|compet|sole|only|rival|supplier|provider|vendor|distributor|source"),
+    requires=terms("exclusiv|sole|only|compet|rival|not|neither|nor |refrain|prohibit|restrict"),
+    signals=(
+        signal(
+            r"\bnon-?compet\w*|\b(?:not|never|neither|nor|refrain\w*|prohibited"
+            r"|restricted)\b~20~(?:compet\w*|rival\w*)\b",
+            0.8,
+            judge=judges.commercial_non_compete,
         ),
     ),
     blockers=blockers(
@@ -462,10 +484,82 @@ JURY_CLASS_WAIVER = Rule(
     ),
 )
 
+_CONTRACT_ONLY = frozenset({CONTRACT})
+
+
+def _graded(slug: str) -> Judge:
+    def judge(text: str) -> Verdict:
+        return KINDS[slug].grade(text)
+
+    return judge
+
+
+CHANGE_OF_CONTROL = Rule(
+    id="change_of_control",
+    title=KINDS["change_of_control"].title,
+    risk=MEDIUM,
+    explanation=KINDS["change_of_control"].explanation,
+    document_types=_CONTRACT_ONLY,
+    gates=terms("control|merger|acquisition|acquires|acquired|substantially all"),
+    signals=(
+        signal(
+            r"\bchange~1~(?:of|in) (?:control|ownership)\b~20~(?:terminat|consent|approval|assign"
+            r"|transfer|deemed|notif)|\b(?:terminat|consent|approval|assign|notif)\w*~20~change"
+            r"~1~(?:of|in) (?:control|ownership)\b",
+            0.75,
+            judge=_graded("change_of_control"),
+        ),
+    ),
+    blockers=blockers(r"\A\W*\"?[\w -]{1,40}\"? (?:means|shall mean|has the meaning)"),
+)
+
+COVENANT_NOT_TO_SUE = Rule(
+    id="covenant_not_to_sue",
+    title=KINDS["covenant_not_to_sue"].title,
+    risk=MEDIUM,
+    explanation=KINDS["covenant_not_to_sue"].explanation,
+    document_types=_CONTRACT_ONLY,
+    gates=terms("contest|challeng|attack|sue|dispute|claim"),
+    requires=terms("not|never|neither|nor |waive|covenant"),
+    signals=(
+        signal(
+            r"\b(?:not|never|neither|nor)~10~(?:contest|challenge|attack|dispute|oppose|impair)\w*"
+            r"~8~(?:validity|ownership|title|rights?|trademarks?|marks|patents?|registration"
+            r"|enforceability)|\bcovenants? not to (?:sue|bring|assert)|\bnot to sue\b",
+            0.75,
+            judge=_graded("covenant_not_to_sue"),
+        ),
+    ),
+)
+
+IP_OWNERSHIP_ASSIGNMENT = Rule(
+    id="ip_assignment",
+    title=KINDS["ip_assignment"].title,
+    risk=MEDIUM,
+    explanation=KINDS["ip_assignment"].explanation,
+    document_types=_CONTRACT_ONLY,
+    gates=terms("assign|property of|works made for hire|work made for hire|vest|owned by"),
+    signals=(
+        signal(
+            r"\b(?:hereby|shall|will|agrees? to|does hereby) (?:irrevocably )?(?:assigns?|transfers?"
+            r"|conveys?)~8~(?:all|any|its|their|entire)~3~(?:right,? title|title|ownership"
+            r"|intellectual property|copyrights?|patents?|inventions?)"
+            r"|\bworks? made for hire",
+            0.7,
+            judge=_graded("ip_assignment"),
+        ),
+    ),
+    blockers=blockers(r"\bconfidential information"),
+)
+
 RULES = (
     AUTO_RENEWAL,
     UNILATERAL_CHANGE,
     EXCLUSIVITY_NON_COMPETE,
+    COMMERCIAL_NON_COMPETE,
+    CHANGE_OF_CONTROL,
+    COVENANT_NOT_TO_SUE,
+    IP_OWNERSHIP_ASSIGNMENT,
     IP_ASSIGNMENT_ALL,
     CONFIDENTIALITY_UNBOUNDED,
     ASSIGNMENT_WITHOUT_CONSENT,

@@ -1,12 +1,18 @@
 """Run the catalogue over a document: clause-level hits, document-level hits, the draft."""
 
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from app.analyzer.catalogue import document_rules_for, rules_for
+from app.analyzer.categories import category_of
 from app.analyzer.clauses import Clause, Span, split_clauses
-from app.analyzer.document_types import GENERAL, normalise_document_type
+from app.analyzer.contract_kinds import KINDS, states_a_cap
+from app.analyzer.contract_model import CORPUS as CONTRACT_MODEL
+from app.analyzer.contract_model import OUTRANKED_BY, contract_findings
+from app.analyzer.document_types import CONTRACT, GENERAL, normalise_document_type
+from app.analyzer.learned import SentenceModel, load
+from app.analyzer.learned_sets import LearnedSet, learned_set_for
 from app.analyzer.normalise import fold, squash
 from app.analyzer.rules import STRONG, DocumentRule, Rule, Verdict
 from app.analyzer.summary import SEVERITY, summarise
@@ -136,10 +142,54 @@ def _is_prose(folded: str, span: Span) -> bool:
     return span.end - span.start >= 30 and folded[span.end - 1] in ".!?;:)\"'"
 
 
+_PROSE_END = frozenset(".!?;:)\"'")
+
+
+def _is_whole_sentence(content: str, span: Span) -> bool:
+    """Worth quoting as a clause: a real sentence, not a heading or a table-of-contents line."""
+    words = content.count(" ", span.start, span.end) + 1
+    return words >= 12 or (words >= 5 and content[span.end - 1] in _PROSE_END)
+
+
+def _learned_hits(
+    content: str,
+    folded: str,
+    learned: LearnedSet,
+    model: SentenceModel,
+    sentences: list[_Sentence],
+) -> Iterable[Hit]:
+    eligible = [s for s in sentences if _is_whole_sentence(content, s.span)]
+    texts = [folded[s.span.start : s.span.end] for s in eligible]
+    for sentence, found in zip(eligible, model.predict(texts, folded=True), strict=True):
+        for category, probability in found:
+            advice = learned.advice.get(category)
+            if advice is None:
+                continue
+            confidence = min(0.95, max(0.5, probability))
+            span = sentence.span
+            yield Hit(
+                category,
+                advice.title,
+                advice.risk,
+                confidence,
+                span.start,
+                span.end,
+                advice.explanation,
+            )
+
+
+def _kept_on_learned_type(hit: Hit, content: str, folded: str, learned: LearnedSet) -> bool:
+    """On a type with a learned set, a rule's finding must quote a sentence and pass its blockers."""
+    if not _is_whole_sentence(content, Span(hit.start, hit.end)):
+        return False
+    blocker = learned.rule_blockers.get(category_of(hit.category))
+    return blocker is None or not blocker.search(squash(folded[hit.start : hit.end]))
+
+
 def _resolve_overlaps(hits: list[Hit], folded: str) -> list[Hit]:
     """With the general catalogue a non-compete matches both the commercial and employment rules."""
     employment = {(h.start, h.end) for h in hits if h.category == "broad_non_compete"}
-    commercial = {(h.start, h.end) for h in hits if h.category == "exclusivity_non_compete"}
+    commercial = {(h.start, h.end) for h in hits if h.category == "commercial_non_compete"}
     both = employment & commercial
     if not both:
         return hits
@@ -148,31 +198,70 @@ def _resolve_overlaps(hits: list[Hit], folded: str) -> list[Hit]:
         span = (hit.start, hit.end)
         if span in both:
             is_employment = "employ" in folded[hit.start : hit.end]
-            if hit.category == (
-                "exclusivity_non_compete" if is_employment else "broad_non_compete"
-            ):
+            if hit.category == ("commercial_non_compete" if is_employment else "broad_non_compete"):
                 continue
         kept.append(hit)
     return kept
+
+
+def _contract_kind_hits(
+    hits: list[Hit],
+    content: str,
+    folded: str,
+    clauses: list[Clause],
+    model: SentenceModel | None,
+) -> Iterable[Hit]:
+    """The contract model's kinds, except where a rule already quotes it under that category."""
+    taken = [(category_of(hit.category), hit.start, hit.end) for hit in hits]
+    for found in contract_findings(content, folded, clauses, model):
+        start, end = found.span.start, found.span.end
+        outranked = OUTRANKED_BY.get(found.slug)
+        if outranked and states_a_cap(content[start:end].lower()):
+            outranked = None
+        if any(c in (found.slug, outranked) and s < end and start < e for c, s, e in taken):
+            continue
+        kind = KINDS[found.slug]
+        yield _hit(found.slug, kind.title, kind.explanation, found.verdict, found.span)
 
 
 def _rank(hit: Hit) -> tuple[int, int, int, str]:
     return SEVERITY[hit.risk], hit.start, hit.end, hit.category
 
 
-def find_hits(content: str, document_type: str) -> list[Hit]:
-    """Every finding with category and offsets, most serious first, one per (category, quote)."""
+def find_hits(
+    content: str, document_type: str, models: Mapping[str, SentenceModel] | None = None
+) -> list[Hit]:
+    """Every finding with category and offsets, most serious first, one per (category, quote).
+
+    `models` replaces committed sentence models by corpus (the evaluation's held-out folds).
+    """
     kind = normalise_document_type(document_type)
-    return _find_hits(content, kind, split_clauses(content))
+    return _find_hits(content, kind, split_clauses(content), models or {})
 
 
-def _find_hits(content: str, kind: str, clauses: list[Clause]) -> list[Hit]:
+def _find_hits(
+    content: str, kind: str, clauses: list[Clause], models: Mapping[str, SentenceModel]
+) -> list[Hit]:
     folded = fold(content)
     sentences = [_Sentence(clause, span) for clause in clauses for span in clause.sentences]
+    rules, document_rules = rules_for(kind), document_rules_for(kind)
+    learned = learned_set_for(kind)
+    learned_hits: list[Hit] = []
+    if learned is not None:
+        owned = learned.advice.keys()
+        rules = tuple(r for r in rules if category_of(r.id) not in owned)
+        document_rules = tuple(r for r in document_rules if category_of(r.id) not in owned)
+        model = models.get(learned.corpus) or load(learned.corpus)
+        learned_hits = list(_learned_hits(content, folded, learned, model, sentences))
     hits = [
-        *_clause_hits(folded, rules_for(kind), sentences),
-        *_document_hits(folded, document_rules_for(kind), sentences),
+        *_clause_hits(folded, rules, sentences),
+        *_document_hits(folded, document_rules, sentences),
     ]
+    if learned is not None:
+        hits = [hit for hit in hits if _kept_on_learned_type(hit, content, folded, learned)]
+        hits.extend(learned_hits)
+    if kind in (CONTRACT, GENERAL):
+        hits.extend(_contract_kind_hits(hits, content, folded, clauses, models.get(CONTRACT_MODEL)))
     best: dict[tuple[str, int, int], Hit] = {}
     for hit in hits:
         key = (hit.category, hit.start, hit.end)
@@ -191,11 +280,12 @@ def _find_hits(content: str, kind: str, clauses: list[Clause]) -> list[Hit]:
 def analyse(content: str, document_type: str) -> AnalysisDraft:
     kind = normalise_document_type(document_type)
     clauses = split_clauses(content)
-    hits = _find_hits(content, kind, clauses)
+    hits = _find_hits(content, kind, clauses, {})
     findings = [
         Finding(
             clause=content[hit.start : hit.end],
             risk=hit.risk,
+            category=category_of(hit.category),
             explanation=hit.explanation,
             confidence=round(hit.confidence, 2),
         )

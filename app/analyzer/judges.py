@@ -97,6 +97,10 @@ def termination(text: str) -> Verdict | None:
 _MUTUAL_CHANGE = rx(
     r"\bby mutual|\bmutually agreed|\bsigned by~4~(?:both|each|all) part|\bagreed in writing by"
     r"|\bwith the (?:prior )?(?:written )?(?:consent|agreement|approval) of|\bboth parties\b"
+    r"|\b(?:signed|executed|agreed to)~4~by (?:the )?(?:parties|party (?:to be charged|against))"
+    r"|\bonly (?:by|in|with|through|pursuant to) (?:a |an |the )?(?:written|writing|mutual"
+    r"|instrument|agreement|amendment)|\bnot be~3~(?:changed|amended|modified|varied) orally"
+    r"|\bby (?:a |an )?(?:written )?(?:instrument|amendment|agreement)\b"
 )
 _STRONG_CHANGE = rx(
     r"\bat any time\b|\b(?:sole|absolute|own) discretion|\bwithout~2~(?:notice|notifying|telling"

@@ -48,7 +48,9 @@ class ChatModel:
 def build_chat_model(settings: Settings) -> ChatModel:
     if settings.llm_provider == "local":
         from app.analyzer.chat_model import OfflineAnalyzer
+        from app.analyzer.learned import load_all
 
+        load_all()
         analyzer = OfflineAnalyzer()
         return ChatModel(analyzer, "local", analyzer.model_name)
 

@@ -58,6 +58,55 @@ export const AnalysisPage = z.object({
 export type AnalysisPage = z.infer<typeof AnalysisPage>;
 
 /**
+ * Category
+ *
+ * What kind of risk a finding is: one published taxonomy (the README gives each meaning).
+ */
+export const Category = z.enum([
+  'limitation_of_liability',
+  'unilateral_termination',
+  'unilateral_change',
+  'content_removal',
+  'contract_by_using',
+  'choice_of_law',
+  'jurisdiction',
+  'arbitration',
+  'uncapped_liability',
+  'liability_cap',
+  'liquidated_damages',
+  'non_compete',
+  'exclusivity',
+  'non_solicit',
+  'auto_renewal',
+  'ip_assignment',
+  'audit_rights',
+  'termination_for_convenience',
+  'anti_assignment',
+  'change_of_control',
+  'most_favored_nation',
+  'covenant_not_to_sue',
+  'indemnity',
+  'warranty_disclaimer',
+  'payment_terms',
+  'confidentiality',
+  'assignment_without_consent',
+  'jury_class_waiver',
+  'clawback',
+  'unpaid_overtime',
+  'childrens_data',
+  'data_retention',
+  'breach_notification',
+  'data_subject_rights',
+  'legal_basis',
+  'data_sale_or_sharing',
+  'subprocessors',
+  'international_transfer',
+  'other',
+]);
+
+export type Category = z.infer<typeof Category>;
+
+/**
  * ErrorDetail
  */
 export const ErrorDetail = z.object({
@@ -103,6 +152,7 @@ export type RiskLevel = z.infer<typeof RiskLevel>;
 export const Finding = z.object({
   clause: z.string(),
   risk: RiskLevel,
+  category: Category.optional().default('other'),
   explanation: z.string(),
   confidence: z.number().gte(0).lte(1),
 });

@@ -1,0 +1,164 @@
+"""A small learned sentence classifier: TF-IDF word uni- and bigrams, one linear model per category.
+
+The fitted weights are a committed JSON artifact (`app/analyzer/models/<corpus>.json`, written by
+`make train-analyzer`); inference here is NumPy only, deterministic and offline. Every corpus
+(Terms of Service, contracts, ...) uses this same code: only the artifact differs.
+"""
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from app.analyzer.normalise import fold
+from app.schemas import RiskLevel
+
+MODELS_DIR = Path(__file__).with_name("models")
+FORMAT = "tfidf-linear-1"
+
+_WORD = re.compile(r"[a-z]+|\d+")
+
+
+def _grams(folded: str) -> list[str]:
+    """Word unigrams then bigrams of already folded text; every number is the one token "0"."""
+    words = ["0" if word[0].isdigit() else word for word in _WORD.findall(folded)]
+    return [*words, *(f"{a} {b}" for a, b in pairwise(words))]
+
+
+def featurise(text: str) -> Counter[str]:
+    """Word unigrams and bigrams with their counts (what training sees)."""
+    return Counter(_grams(fold(text)))
+
+
+@dataclass(frozen=True, slots=True)
+class Advice:
+    """What a finding of one learned category says: its title, default risk and explanation."""
+
+    title: str
+    risk: RiskLevel
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceModel:
+    corpus: str
+    categories: tuple[str, ...]
+    vocabulary: dict[str, int]
+    idf: npt.NDArray[np.float64]
+    weights: npt.NDArray[np.float64]
+    """(features, categories)."""
+    bias: npt.NDArray[np.float64]
+    thresholds: npt.NDArray[np.float64]
+    """Per category, on the decision value (the logit)."""
+
+    def scores(self, sentences: Sequence[str], *, folded: bool = False) -> npt.NDArray[np.float64]:
+        """(sentences, categories) decision values; a sentence with no known word scores the bias.
+
+        `folded`: the sentences are already `fold`ed (the engine folds a document once).
+        """
+        get = self.vocabulary.get
+        indices: list[int] = []
+        owners: list[int] = []
+        for row, sentence in enumerate(sentences):
+            found = [
+                i for i in map(get, _grams(sentence if folded else fold(sentence))) if i is not None
+            ]
+            indices.extend(found)
+            owners.extend([row] * len(found))
+        out = np.tile(self.bias, (len(sentences), 1))
+        if not indices:
+            return out
+        # Term counts per (sentence, feature), then (1 + ln tf) * idf, L2-normalised per sentence.
+        width = len(self.vocabulary)
+        keys, counts = np.unique(
+            np.asarray(owners, dtype=np.int64) * width + np.asarray(indices, dtype=np.int64),
+            return_counts=True,
+        )
+        owner_array, index_array = np.divmod(keys, width)
+        weighted = (1.0 + np.log(counts)) * self.idf[index_array]
+        norms = np.sqrt(np.bincount(owner_array, weighted * weighted, minlength=len(sentences)))
+        weighted /= norms[owner_array]
+        contributions = weighted[:, None] * self.weights[index_array]
+        starts = np.flatnonzero(np.r_[True, owner_array[1:] != owner_array[:-1]])
+        out[owner_array[starts]] += np.add.reduceat(contributions, starts, axis=0)
+        return out
+
+    def predict(
+        self, sentences: Sequence[str], *, folded: bool = False
+    ) -> list[list[tuple[str, float]]]:
+        """Per sentence, the (category, probability) pairs over their thresholds, best first."""
+        scores = self.scores(sentences, folded=folded)
+        above = scores >= self.thresholds
+        result: list[list[tuple[str, float]]] = [[] for _ in sentences]
+        for row in np.flatnonzero(above.any(axis=1)):
+            found = [
+                (self.categories[k], 1.0 / (1.0 + math.exp(-float(scores[row, k]))))
+                for k in np.flatnonzero(above[row])
+            ]
+            result[row] = sorted(found, key=lambda pair: -pair[1])
+        return result
+
+    def to_json(self) -> str:
+        """Stable bytes: features sorted, numbers rounded, so retraining rewrites the same file."""
+        lines = []
+        for feature in sorted(self.vocabulary):
+            i = self.vocabulary[feature]
+            numbers = [_round(self.idf[i]), *(_round(w) for w in self.weights[i])]
+            lines.append(f"{json.dumps(feature, ensure_ascii=False)}:{json.dumps(numbers)}")
+        head = {
+            "format": FORMAT,
+            "corpus": self.corpus,
+            "categories": list(self.categories),
+            "bias": [_round(b) for b in self.bias],
+            "thresholds": [_round(t) for t in self.thresholds],
+        }
+        # One feature per line: small diffs when the data changes, readable in review.
+        return json.dumps(head)[:-1] + ',\n"features":{\n' + ",\n".join(lines) + "\n}}\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "SentenceModel":
+        document = json.loads(text)
+        if document.get("format") != FORMAT:
+            raise ValueError(f"unknown sentence-model format {document.get('format')!r}")
+        rows = document["features"]
+        table = np.asarray(list(rows.values()), dtype=np.float64).reshape(
+            len(rows), 1 + len(document["categories"])
+        )
+        return cls(
+            corpus=document["corpus"],
+            categories=tuple(document["categories"]),
+            vocabulary={feature: i for i, feature in enumerate(rows)},
+            idf=np.ascontiguousarray(table[:, 0]),
+            weights=np.ascontiguousarray(table[:, 1:]),
+            bias=np.asarray(document["bias"], dtype=np.float64),
+            thresholds=np.asarray(document["thresholds"], dtype=np.float64),
+        )
+
+
+def _round(value: float) -> float:
+    return float(f"{float(value):.4g}")
+
+
+def model_path(corpus: str) -> Path:
+    return MODELS_DIR / f"{corpus}.json"
+
+
+@cache
+def load(corpus: str) -> SentenceModel:
+    """Read once per process, on first use (never at import)."""
+    return SentenceModel.from_json(model_path(corpus).read_text(encoding="utf-8"))
+
+
+def load_all() -> None:
+    """Read every committed model now (the chat model is built in a worker thread at start-up),
+    so the first analysis does not pay for it on the event loop."""
+    for path in sorted(MODELS_DIR.glob("*.json")):
+        load(path.stem)

@@ -1,0 +1,33 @@
+"""Which document types a learned sentence model reads, and what its categories mean there.
+
+A document type listed here gets the model's findings for the categories in its advice, and the
+catalogue's rules of those same categories are left out for it (the model owns them). Add an
+entry to give another type its own model, trained by `make train-analyzer`.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from app.analyzer import catalogue_tos
+from app.analyzer.document_types import TERMS_OF_SERVICE
+from app.analyzer.learned import Advice
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedSet:
+    corpus: str
+    """The artifact app/analyzer/models/<corpus>.json."""
+    advice: Mapping[str, Advice]
+    """Category slug -> advice; the model's other categories are not reported."""
+    rule_blockers: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
+    """Category slug -> a pattern that cancels a catalogue rule's finding on this type."""
+
+
+SETS: dict[str, LearnedSet] = {
+    TERMS_OF_SERVICE: LearnedSet("claudette", catalogue_tos.ADVICE, catalogue_tos.RULE_BLOCKERS),
+}
+
+
+def learned_set_for(document_type: str) -> LearnedSet | None:
+    return SETS.get(document_type)

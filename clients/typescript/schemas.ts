@@ -8,7 +8,7 @@ import * as z from 'zod';
  * AnalyseRequest
  */
 export const AnalyseRequest = z.strictObject({
-  content: z.string().min(1).max(50000),
+  content: z.string().min(1).max(500000),
   document_type: z
     .string()
     .min(1)

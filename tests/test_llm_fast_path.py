@@ -1,5 +1,6 @@
 """The fast chunk path produces exactly the messages, bytes, rows and errors of the stock path."""
 
+import inspect
 import json
 import re
 
@@ -8,8 +9,9 @@ import pytest
 from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
+from langchain_openai.chat_models.base import BaseChatOpenAI
 
-from app.llm.fast_openai import FastAzureChatOpenAI, FastChatOpenAI
+from app.llm.fast_openai import STOCK_ONLY_SETTINGS, FastAzureChatOpenAI, FastChatOpenAI
 from app.llm.transport import model_http_client
 from app.prompt import build_messages
 from tests.conftest import Factory, bearer, live_server, openai_settings
@@ -194,3 +196,17 @@ async def test_the_fast_path_is_taken(upstream: OpenAIServer) -> None:
     assert not chat.fast_path_applies(messages, {"tools": []})
     assert not model(True, upstream, False, top_p=0.5).fast_path_applies(messages, {})
     assert not model(True, upstream, False, use_responses_api=True).fast_path_applies(messages, {})
+
+
+def test_the_fast_path_knows_every_request_setting() -> None:
+    """Fails when langchain-openai sends a setting the fast path neither sends nor hands over.
+
+    `_default_params` is private: read here, in a test, so that an upgrade that adds or renames
+    a request setting is caught before the fast path would silently drop it.
+    """
+    source = inspect.getsource(BaseChatOpenAI._default_params.fget)  # type: ignore[attr-defined]
+    sent = set(re.findall(r'"(\w+)": self\.', source))
+    handled = {"model", "stream", "temperature", "max_tokens"}
+    assert sent - handled == set(STOCK_ONLY_SETTINGS)
+    for name in STOCK_ONLY_SETTINGS:
+        assert name in ChatOpenAI.model_fields

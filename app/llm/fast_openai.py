@@ -49,7 +49,7 @@ else:
 _DONE = b"[DONE]"
 # Sampling and request settings that the fast path does not send itself: any of them set, and
 # the request goes through the stock path, which knows how each one maps to the API.
-_STOCK_ONLY_SETTINGS = (
+STOCK_ONLY_SETTINGS = (
     "presence_penalty",
     "frequency_penalty",
     "seed",
@@ -203,7 +203,7 @@ class FastChunks(_Model):
             or self.use_previous_response_id
             or self.output_version == "responses/v1"
             or any(
-                getattr(self, setting, None) not in (None, []) for setting in _STOCK_ONLY_SETTINGS
+                getattr(self, setting, None) not in (None, []) for setting in STOCK_ONLY_SETTINGS
             )
             or (self.use_responses_api is None and any(m in name for m in _RESPONSES_MODEL_MARKERS))
             # o-series models take the system prompt as a "developer" message.

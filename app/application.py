@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Innermost first. The token is checked before anything looks at the body (its size
     # included), and CORS wraps every answer, refusals too.
     app.add_middleware(JsonBodyMiddleware, read_timeout=settings.body_read_timeout_seconds)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.body_limit_bytes)
     app.add_middleware(AuthGate, settings=settings)
     if settings.cors_origins:
         app.add_middleware(

@@ -8,6 +8,8 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.schemas import MAX_CONTENT_CHARS
+
 logger = logging.getLogger("app.config")
 
 # Used only when APP_ENV is development or test and no secret is configured, so that
@@ -33,6 +35,10 @@ PRIVATE_NETWORKS = tuple(
         "fe80::/10",
     )
 )
+
+
+DEFAULT_SECTION_CHARS = 60_000
+BODY_ENVELOPE_BYTES = 64 * 1024
 
 
 class AppEnv(StrEnum):
@@ -74,7 +80,8 @@ class Settings(BaseSettings):
     jwt_require_jti: bool = False
 
     store_document_content: bool = False
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_content_chars: int = Field(default=MAX_CONTENT_CHARS, ge=1, le=MAX_CONTENT_CHARS)
+    max_body_bytes: int | None = Field(default=None, ge=1024)
     body_read_timeout_seconds: float = Field(default=15.0, gt=0)
     max_header_bytes: int = Field(default=32 * 1024, ge=4096)
     header_read_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -93,6 +100,8 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_fast_path: bool = True
+    llm_section_chars: int | None = Field(default=None, ge=0)
+    llm_section_concurrency: int = Field(default=4, ge=1, le=16)
 
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     sse_send_timeout_seconds: float = Field(default=20.0, gt=0)
@@ -155,6 +164,28 @@ class Settings(BaseSettings):
         for network in value:
             ipaddress.ip_network(network, strict=False)
         return value
+
+    @property
+    def body_limit_bytes(self) -> int:
+        """MAX_BODY_BYTES, or by default the largest body whose content is within the limit.
+
+        JSON may escape a character as `\\uXXXX` (6 bytes), and one outside the Basic
+        Multilingual Plane as a surrogate pair (12): every body the schema accepts must pass.
+        """
+        if self.max_body_bytes is not None:
+            return self.max_body_bytes
+        return 12 * self.max_content_chars + BODY_ENVELOPE_BYTES
+
+    @property
+    def section_chars(self) -> int:
+        """Documents longer than this are analysed in sections (0: never), on the model path.
+
+        The default fits gpt-4o's context with room for the answer; the offline analyzer takes
+        any length in one pass.
+        """
+        if self.llm_section_chars is not None:
+            return self.llm_section_chars
+        return 0 if self.llm_provider == "local" else DEFAULT_SECTION_CHARS
 
     @property
     def docs_enabled(self) -> bool:

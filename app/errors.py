@@ -60,6 +60,7 @@ def unauthorized(message: str) -> AppError:
     return AppError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
+DATABASE_RETRY_AFTER_SECONDS = 5
 DATABASE_UNAVAILABLE = Failure("database_unavailable", "the database is unavailable", 503, True)
 
 _CODES = {
@@ -165,8 +166,10 @@ def install_error_handlers(app: "FastAPI") -> None:
         return error_response(failure, request_id_of(request), details=details)
 
     async def database_error(request: "Request", exc: Exception) -> JSONResponse:
-        logger.error("database error: %s", type(exc).__name__)
-        return error_response(DATABASE_UNAVAILABLE, request_id_of(request))
+        # The class only: a database error's text can carry statement parameters.
+        logger.error("database unavailable: %s", type(exc).__name__)
+        headers = {"retry-after": str(DATABASE_RETRY_AFTER_SECONDS)}
+        return error_response(DATABASE_UNAVAILABLE, request_id_of(request), headers=headers)
 
     async def unexpected_error(request: "Request", exc: Exception) -> JSONResponse:
         logger.exception("unexpected error")
@@ -177,4 +180,9 @@ def install_error_handlers(app: "FastAPI") -> None:
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(SQLAlchemyError, database_error)
+    # The drivers raise the OS's own errors when the server cannot be reached at all (asyncpg's
+    # ConnectionRefusedError is no SQLAlchemyError); in a request, only the database does I/O
+    # that can fail this way (the model's failures are mapped where it is called).
+    app.add_exception_handler(OSError, database_error)
+    app.add_exception_handler(TimeoutError, database_error)
     app.add_exception_handler(Exception, unexpected_error)

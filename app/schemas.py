@@ -8,7 +8,8 @@ from uuid import UUID
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-MAX_CONTENT_CHARS = 50_000
+MAX_CONTENT_CHARS = 500_000
+"""The contract's ceiling; a deployment may lower it with the MAX_CONTENT_CHARS setting."""
 
 
 class RiskLevel(StrEnum):
@@ -188,6 +189,19 @@ class FindingEvent(BaseModel):
 
     index: int = Field(ge=0)
     finding: Finding
+
+
+class SectionState(StrEnum):
+    STARTED = "started"
+    FINISHED = "finished"
+
+
+class SectionEvent(BaseModel):
+    """`event: section`: a long document is analysed in sections; section `index` of `total`."""
+
+    index: int = Field(ge=1)
+    total: int = Field(ge=1)
+    state: SectionState
 
 
 # `event: result` carries an AnalysisResult and `event: error` an ErrorInfo.

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.db import create_engine, create_sessionmaker
 from app.models import Analysis
-from app.schemas import AnalysisResult, AnalysisStatus, FindingEvent, StartEvent
+from app.schemas import MAX_CONTENT_CHARS, AnalysisResult, AnalysisStatus, FindingEvent, StartEvent
 from devtools.waiting import eventually
 from tests.conftest import Factory, bearer, live_server, openai_settings
 from tests.openai_server import OpenAIServer, Script
@@ -326,7 +326,7 @@ async def test_database_down_is_a_503(upstream: OpenAIServer, token: Factory) ->
     "body",
     [
         {"content": ""},
-        {"content": "x" * 50_001},
+        {"content": "x" * (MAX_CONTENT_CHARS + 1)},
         {"content": "fine", "extra": "field"},
         {"content": "fine", "document_type": ""},
         {"document_type": "contract"},

@@ -19,7 +19,8 @@ from starlette.types import Receive
 
 from app.analyses.guard import SHUTTING_DOWN, Drain, StopReason, StreamGuard
 from app.analyses.repository import Limits, Outcome, finish_analysis, start_analysis
-from app.analyses.run import AnalysisRun, Event, Failed, aclose
+from app.analyses.run import AnalysisRun, Failed, aclose
+from app.analyses.sections import RunEvent, SectionedRun, split_sections
 from app.config import Settings
 from app.errors import AppError, Failure
 from app.llm import ChatModel, RowNotWritten, hold_requests_until
@@ -61,8 +62,8 @@ _background: set[asyncio.Task[None]] = set()
 
 
 class AnalysisLifecycle:
-    run: AnalysisRun
-    events: AsyncIterator[Event]
+    run: AnalysisRun | SectionedRun
+    events: AsyncIterator[RunEvent]
 
     def __init__(
         self,
@@ -121,7 +122,7 @@ class AnalysisLifecycle:
             analysis_id=self.analysis_id,
         )
 
-    async def open(self) -> Event | None:
+    async def open(self) -> RunEvent | None:
         """Write the row, call the model and return its first event (None: the client left).
 
         The row is written while the model request is built, and the request is sent once the
@@ -153,9 +154,20 @@ class AnalysisLifecycle:
             # millisecond of time to first token; the hold below keeps the order safe.
             await asyncio.sleep(0)
         body, user = self.body, self.user
-        self.run = AnalysisRun(
-            self.chat, build_messages(body.content, body.document_type, user.org)
-        )
+        limit = settings.section_chars
+        if limit and len(body.content) > limit:
+            self.run = SectionedRun(
+                self.chat,
+                body.content,
+                body.document_type,
+                user.org,
+                split_sections(body.content, limit),
+                settings.llm_section_concurrency,
+            )
+        else:
+            self.run = AnalysisRun(
+                self.chat, build_messages(body.content, body.document_type, user.org)
+            )
         self.events = self.run.events()
         self._guard = StreamGuard(
             self.receive,
@@ -165,7 +177,7 @@ class AnalysisLifecycle:
             drain=self.drain,
         )
         self.metrics.active_streams.inc()
-        first: Event
+        first: RunEvent
         try:
             async with asyncio.timeout(settings.first_token_timeout_seconds):
                 with hold_requests_until(write):

@@ -8,7 +8,8 @@ from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from app.analyses.lifecycle import CLIENT_FAILURES, AnalysisLifecycle
-from app.analyses.run import Completed, Event, FindingReady, Token
+from app.analyses.run import Completed, FindingReady, Token
+from app.analyses.sections import RunEvent, SectionProgress
 from app.analyses.sse import SSE_HEADERS, Encoder
 from app.errors import Failure
 from app.schemas import ErrorInfo
@@ -24,7 +25,7 @@ class AnalysisStream(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, lifecycle: AnalysisLifecycle, first: Event, encoder: Encoder) -> None:
+    def __init__(self, lifecycle: AnalysisLifecycle, first: RunEvent, encoder: Encoder) -> None:
         headers = {
             **SSE_HEADERS,
             **encoder.headers,
@@ -56,6 +57,8 @@ class AnalysisStream(Response):
                     data = encoder.token(event.text)
                 elif isinstance(event, FindingReady):
                     data = encoder.finding(event.index, event.finding)
+                elif isinstance(event, SectionProgress):
+                    data = encoder.section(event.index, event.total, event.state)
                 elif isinstance(event, Completed):
                     await guard.send(encoder.result(lifecycle.result()))
                     break

@@ -40,6 +40,11 @@ async def _lifecycle(
     metrics: MetricsDep,
     drain: DrainDep,
 ) -> AnalysisLifecycle:
+    limit = settings.max_content_chars
+    if len(body.content) > limit:
+        # The schema's ceiling is the contract's; this deployment set a lower one.
+        message = f"content: at most {limit} characters (MAX_CONTENT_CHARS)"
+        raise AppError(422, "validation_error", message)
     return AnalysisLifecycle(
         body=body,
         user=user,
@@ -81,7 +86,7 @@ async def analyse(lifecycle: Lifecycle) -> AnalysisResult:
     if event is None:
         raise AppError.of(CLIENT_GONE)
     try:
-        while not isinstance(event, Completed | Failed):
+        while not isinstance(event, Completed | Failed):  # tokens, findings, section progress
             event = await anext(lifecycle.events)
     except asyncio.CancelledError as cancelled:
         failure = await lifecycle.stopped(cancelled)

@@ -13,6 +13,8 @@ from app.schemas import (
     ErrorInfo,
     Finding,
     FindingEvent,
+    SectionEvent,
+    SectionState,
     StartEvent,
     StreamFormat,
 )
@@ -31,6 +33,7 @@ class Encoder(Protocol):
     def opening(self, start: StartEvent) -> bytes: ...
     def token(self, text: str) -> bytes: ...
     def finding(self, index: int, finding: Finding) -> bytes: ...
+    def section(self, index: int, total: int, state: str) -> bytes: ...
     def result(self, result: AnalysisResult) -> bytes: ...
     def error(self, error: ErrorInfo) -> bytes: ...
 
@@ -50,6 +53,9 @@ class TokensEncoder:
         return b'data: {"token": ' + json.dumps(text).encode() + b"}\n\n"
 
     def finding(self, index: int, finding: Finding) -> bytes:
+        return b""
+
+    def section(self, index: int, total: int, state: str) -> bytes:
         return b""
 
     def result(self, result: AnalysisResult) -> bytes:
@@ -83,6 +89,10 @@ class EventsEncoder:
 
     def finding(self, index: int, finding: Finding) -> bytes:
         return self._event("finding", FindingEvent(index=index, finding=finding).model_dump_json())
+
+    def section(self, index: int, total: int, state: str) -> bytes:
+        progress = SectionEvent(index=index, total=total, state=SectionState(state))
+        return self._event("section", progress.model_dump_json())
 
     def result(self, result: AnalysisResult) -> bytes:
         return self._event("result", result.model_dump_json()) + DONE
@@ -141,6 +151,11 @@ class AiSdkEncoder:
             + self._delta(finding_markdown(index, finding))
             + self._part({"type": "data-finding", "id": f"finding-{index}", "data": data})
         )
+
+    def section(self, index: int, total: int, state: str) -> bytes:
+        # Transient: progress for the UI, not part of the message history.
+        data = {"index": index, "total": total, "state": state}
+        return self._part({"type": "data-section", "data": data, "transient": True})
 
     def result(self, result: AnalysisResult) -> bytes:
         text = "## Summary\n\n" + result.summary

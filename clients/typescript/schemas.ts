@@ -11,7 +11,7 @@ export const AnalyseRequest = z.strictObject({
   content: z
     .string()
     .min(1)
-    .max(50000)
+    .max(500000)
     .regex(/^[^\x00]*[^\s\x00][^\x00]*$/),
   document_type: z
     .string()

@@ -72,6 +72,11 @@ class AnalysisStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+# At least one character that is not whitespace, and no U+0000 anywhere (linear to match);
+# published in the schema, enforced by `_usable_content` with clearer messages.
+CONTENT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
 def _usable_content(value: str) -> str:
     # PostgreSQL text and JSONB cannot hold U+0000; the analysis row must always be writable.
     if "\x00" in value:
@@ -85,7 +90,13 @@ class AnalyseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content: Annotated[
-        str, Field(min_length=1, max_length=MAX_CONTENT_CHARS), AfterValidator(_usable_content)
+        str,
+        Field(
+            min_length=1,
+            max_length=MAX_CONTENT_CHARS,
+            json_schema_extra={"pattern": CONTENT_PATTERN},
+        ),
+        AfterValidator(_usable_content),
     ]
     document_type: str = Field(
         default="contract",

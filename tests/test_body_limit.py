@@ -13,14 +13,19 @@ LIMIT = 256 * 1024
 async def test_oversized_bodies_are_413_before_being_read(
     database_url: str, upstream: OpenAIServer, token: Factory
 ) -> None:
-    settings = openai_settings(database_url, upstream)
+    settings = openai_settings(
+        database_url, upstream, max_body_bytes=LIMIT, max_content_chars=50_000
+    )
     big = b'{"content": "' + b"x" * LIMIT + b'"}'
 
     async def chunked() -> AsyncIterator[bytes]:
         for i in range(0, len(big), 16 * 1024):
             yield big[i : i + 16 * 1024]
 
-    async with live_server(settings) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+    async with (
+        live_server(settings) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=60) as client,
+    ):
         headers = {**bearer(token()), "content-type": "application/json"}
         declared = await client.post("/v1/analyse/stream", content=big, headers=headers)
         streamed = await client.post("/v1/analyse/stream", content=chunked(), headers=headers)

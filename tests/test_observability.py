@@ -43,7 +43,7 @@ async def test_json_access_lines_without_documents_or_tokens(
                 await client.post("/v1/analyse", json=document, headers=bearer(good))
             ).status_code == 200
             assert (await client.get("/v1/me", headers=bearer(forged))).status_code == 401
-            too_long = {"content": DOC_MARKER * 5000}
+            too_long = {"content": DOC_MARKER * 30_000}  # over MAX_CONTENT_CHARS
             assert (
                 await client.post("/v1/analyse", json=too_long, headers=bearer(good))
             ).status_code == 422

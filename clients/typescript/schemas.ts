@@ -8,7 +8,11 @@ import * as z from 'zod';
  * AnalyseRequest
  */
 export const AnalyseRequest = z.strictObject({
-  content: z.string().min(1).max(500000),
+  content: z
+    .string()
+    .min(1)
+    .max(500000)
+    .regex(/^[^\x00]*[^\s\x00][^\x00]*$/),
   document_type: z
     .string()
     .min(1)

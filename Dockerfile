@@ -71,5 +71,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 # Exec form: uvicorn is PID 1 and gets SIGTERM itself. Two workers per replica (scale out with
 # replicas); graceful shutdown bounded at 17 s: the 15 s drain, 1 s for the last event and the
 # final write, so a client that stopped reading cannot hold the process, inside the platform's
-# 30 s termination grace.
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--timeout-graceful-shutdown", "17"]
+# 30 s termination grace. The log config makes uvicorn's own first lines JSON, like the app's.
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--loop", "uvloop", "--http", "httptools", "--proxy-headers", "--timeout-graceful-shutdown", "17", "--log-config", "app/uvicorn_logging.json"]

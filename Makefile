@@ -67,10 +67,10 @@ bench: install ## the product against the article's reference (6-10 min; writes 
 	$(RUN) python -m bench.long_document
 
 audit: install ## pip-audit over the locked runtime dependencies (needs PyPI's JSON API)
-	$(RUN) python scripts/audit.py
+	$(RUN) python -m scripts.audit
 
 container-smoke: install ## replay the Dockerfile without Docker and smoke-test the image's command
-	$(RUN) python scripts/container_smoke.py
+	$(RUN) python -m scripts.container_smoke
 
 generate-types: install ## regenerate clients/typescript/schemas.ts (Zod) from app/schemas.py
 	@UV="$(UV)" bash clients/generate.sh types

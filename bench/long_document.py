@@ -1,7 +1,8 @@
 """A 135 000-character Terms of Service against the OpenAI-compatible test server: sectioned
 (LLM_SECTION_CHARS=20000, the default concurrency) beside one request (LLM_SECTION_CHARS=0).
 
-The server models a hosted model's two costs: prefill, a first-token delay proportional to the
+The product runs as its container does (`uvicorn app.main:app`, production settings, SQLite),
+the test server in a process of its own. The server models a hosted model's two costs: prefill, a first-token delay proportional to the
 prompt (PREFILL_SECONDS_PER_CHAR), and decoding, a delay per output token (TOKEN_SECONDS). Each
 section answers with three findings; one request answers with all of them. Reported: time to
 the first finding and to `[DONE]`, medians of interleaved runs.
@@ -10,28 +11,28 @@ Run: uv run python -m bench.long_document [--runs 3] [--no-write]
 """
 
 import argparse
-import asyncio
 import json
 import re
 import statistics
+import tempfile
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import httpx
-import uvicorn
 
 from app.analyses.sections import split_sections
-from app.application import create_app
 from app.cli import mint_token
-from app.config import Settings
-from devtools.processes import ROOT, free_port
-from tests.openai_server import OpenAIServer, Script, split_tokens
+from bench.services import SECRET, Service, migrate, product_app
+from bench.upstream import Upstream
+from devtools.processes import ROOT
+from tests.openai_server import split_tokens
 
 SECTION_CHARS = 20_000
 DOCUMENT_CHARS = 135_000
 TOKEN_SECONDS = 0.01
 PREFILL_SECONDS_PER_CHAR = 20e-6
 FINDINGS_PER_SECTION = 3
-SECRET = "bench-secret-0123456789abcdef-0123456789"
 START = "<!-- long-document:start (written by bench/long_document.py) -->"
 END = "<!-- long-document:end -->"
 SENTENCE = re.compile(r"[A-Z][^.!?\n]{40,200}[.!?]")
@@ -56,90 +57,85 @@ def findings_of(text: str, count: int) -> list[dict[str, object]]:
     ]
 
 
-def answer(findings: list[dict[str, object]], prompt_chars: int) -> Script:
-    text = json.dumps({"findings": findings, "summary": "Findings listed above."})
-    return Script(
-        tokens=split_tokens(text),
-        delay=TOKEN_SECONDS,
-        first_token_delay=prompt_chars * PREFILL_SECONDS_PER_CHAR,
-    )
+def answer(findings: list[dict[str, object]]) -> list[str]:
+    return split_tokens(json.dumps({"findings": findings, "summary": "Findings listed above."}))
 
 
-def script(upstream: OpenAIServer, content: str, sectioned: bool) -> None:
+def queue_answers(upstream: Upstream, content: str, sectioned: bool) -> None:
+    upstream.reset()
+    spans = split_sections(content, SECTION_CHARS)
     if not sectioned:
-        spans = split_sections(content, SECTION_CHARS)
-        everything = [f for s, e in spans for f in findings_of(content[s:e], FINDINGS_PER_SECTION)]
-        upstream.script(answer(everything, len(content)))
+        found = [f for s, e in spans for f in findings_of(content[s:e], FINDINGS_PER_SECTION)]
+        prefill = len(content) * PREFILL_SECONDS_PER_CHAR
+        upstream.queue(answer(found), TOKEN_SECONDS, prefill)
         return
-    for start, end in split_sections(content, SECTION_CHARS):
+    for start, end in spans:
         found = findings_of(content[start:end], FINDINGS_PER_SECTION)
-        upstream.script(answer(found, end - start))
-    summary = Script(tokens=split_tokens("The document is risky in places."), delay=TOKEN_SECONDS)
-    upstream.script(summary)
+        upstream.queue(answer(found), TOKEN_SECONDS, (end - start) * PREFILL_SECONDS_PER_CHAR)
+    summary = split_tokens("The document is risky in places; negotiate the liability terms.")
+    upstream.queue(summary, TOKEN_SECONDS, PREFILL_SECONDS_PER_CHAR * 4_000)
 
 
-async def one_run(upstream: OpenAIServer, content: str, sectioned: bool) -> tuple[float, float]:
-    settings = Settings(
-        app_env="test",
-        fastapi_jwt_secret=SECRET,
-        database_url=f"sqlite+aiosqlite:///{ROOT / 'bench' / '.long-document.db'}",
-        llm_provider="openai",
-        openai_api_key="bench",
-        openai_base_url=upstream.base_url,
-        llm_max_retries=0,
-        llm_section_chars=SECTION_CHARS if sectioned else 0,
-        stream_max_seconds=600,
-        first_token_timeout_seconds=120,
-        llm_timeout_seconds=120,
-    )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        script(upstream, content, sectioned)
-        token = mint_token(SECRET, "bench", "bench-org", "analyst")
-        async with httpx.AsyncClient(timeout=600) as client:
-            started = time.perf_counter()
-            first = None
-            async with client.stream(
-                "POST",
-                f"http://127.0.0.1:{port}/v1/analyse/stream",
-                params={"format": "events"},
-                json={"content": content, "document_type": "terms_of_service"},
-                headers={"Authorization": f"Bearer {token}"},
-            ) as response:
-                assert response.status_code == 200, response.status_code
-                async for line in response.aiter_lines():
-                    if first is None and line == "event: finding":
-                        first = time.perf_counter() - started
-                    if line == "data: [DONE]":
-                        break
-            total = time.perf_counter() - started
-        assert first is not None
-        return first, total
-    finally:
-        server.should_exit = True
-        await serving
+def one_run(service: Service, content: str) -> tuple[float, float]:
+    """Seconds from the request to the first finding and to `[DONE]`."""
+    token = mint_token(SECRET, "bench", "bench-org", "analyst")
+    with httpx.Client(timeout=600) as client:
+        started = time.perf_counter()
+        first = None
+        with client.stream(
+            "POST",
+            f"{service.url}/v1/analyse/stream",
+            params={"format": "events"},
+            json={"content": content, "document_type": "terms_of_service"},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as response:
+            assert response.status_code == 200, response.read()
+            for line in response.iter_lines():
+                if first is None and line == "event: finding":
+                    first = time.perf_counter() - started
+                if line == "data: [DONE]":
+                    break
+        total = time.perf_counter() - started
+    assert first is not None
+    return first, total
 
 
-async def measure(runs: int) -> dict[str, tuple[float, float]]:
-    from tests.conftest import migrate
-
-    database = ROOT / "bench" / ".long-document.db"
-    database.unlink(missing_ok=True)
-    await migrate(f"sqlite+aiosqlite:///{database}")
+def measure(runs: int) -> dict[str, tuple[float, float]]:
     content = document()
     samples: dict[str, list[tuple[float, float]]] = {"one request": [], "sectioned": []}
-    with OpenAIServer() as upstream:
-        for _ in range(runs):
-            for label, sectioned in (("one request", False), ("sectioned", True)):
-                upstream.reset()
-                samples[label].append(await one_run(upstream, content, sectioned))
-    database.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        workdir = Path(scratch)
+        upstream = Upstream()
+        services: dict[str, Service] = {}
+        try:
+            for label, section_chars in (("one request", 0), ("sectioned", SECTION_CHARS)):
+                app = product_app(
+                    label.replace(" ", "-"),
+                    upstream.base_url,
+                    f"sqlite+aiosqlite:///{workdir / 'long.db'}",
+                    workdir,
+                )
+                app = replace(
+                    app,
+                    env={
+                        **app.env,
+                        "LLM_SECTION_CHARS": str(section_chars),
+                        "STREAM_MAX_SECONDS": "600",
+                        "FIRST_TOKEN_TIMEOUT_SECONDS": "120",
+                        "LLM_TIMEOUT_SECONDS": "120",
+                    },
+                )
+                migrate(app, workdir / "migrate.log")
+                services[label] = Service(app, workdir / f"{app.name}.log")
+                services[label].wait(app.ready_path)
+            for _ in range(runs):
+                for label, service in services.items():
+                    queue_answers(upstream, content, label == "sectioned")
+                    samples[label].append(one_run(service, content))
+        finally:
+            for service in services.values():
+                service.close()
+            upstream.close()
     return {
         label: (statistics.median(s[0] for s in runs_), statistics.median(s[1] for s in runs_))
         for label, runs_ in samples.items()
@@ -174,7 +170,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    results = asyncio.run(measure(args.runs))
+    results = measure(args.runs)
     table = render(results, args.runs)
     print(table)
     if not args.no_write:

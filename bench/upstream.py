@@ -33,6 +33,14 @@ class Upstream:
         }
         self._control.post("/_script", json=body).raise_for_status()
 
+    def queue(self, tokens: list[str], delay: float = 0.0, first_token_delay: float = 0.0) -> None:
+        """The answer to the next request (after those queued before it)."""
+        body = {"tokens": tokens, "delay": delay, "first_token_delay": first_token_delay}
+        self._control.post("/_queue", json=body).raise_for_status()
+
+    def reset(self) -> None:
+        self._control.post("/_reset").raise_for_status()
+
     def stats(self) -> dict[str, Any]:
         stats: dict[str, Any] = self._control.get("/_stats").json()
         return stats

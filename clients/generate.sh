@@ -14,7 +14,7 @@ UV=${UV:-uv}
 what=${1:-all}
 
 types() {
-  $UV run --frozen --quiet python scripts/export_schemas.py contract --out clients/typescript/contract.json
+  $UV run --frozen --quiet python -m scripts.export_schemas contract --out clients/typescript/contract.json
   # Install the pinned generator when it is missing or older than the lock file.
   if [ ! -f clients/typescript/node_modules/.package-lock.json ] ||
     [ clients/typescript/package-lock.json -nt clients/typescript/node_modules/.package-lock.json ]; then
@@ -24,7 +24,7 @@ types() {
 }
 
 openapi() {
-  $UV run --frozen --quiet python scripts/export_schemas.py openapi --out clients/openapi.json
+  $UV run --frozen --quiet python -m scripts.export_schemas openapi --out clients/openapi.json
   echo "wrote clients/openapi.json"
 }
 

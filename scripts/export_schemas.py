@@ -1,7 +1,7 @@
 """Export the API contract for the TypeScript side.
 
-    python scripts/export_schemas.py contract [--out clients/typescript/contract.json]
-    python scripts/export_schemas.py openapi [--out clients/openapi.json]
+    python -m scripts.export_schemas contract [--out clients/typescript/contract.json]
+    python -m scripts.export_schemas openapi [--out clients/openapi.json]
 
 `contract` writes the models the TypeScript side validates as the `components.schemas` of an
 OpenAPI 3.1 document (JSON Schema 2020-12), each in the mode that side sees it in: the request
@@ -28,11 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from app import schemas  # noqa: E402
+from app import schemas
 
 Mode = Literal["validation", "serialization"]
 
@@ -95,7 +91,7 @@ def dump(document: dict[str, Any], sort_keys: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python scripts/export_schemas.py")
+    parser = argparse.ArgumentParser(prog="python -m scripts.export_schemas")
     parser.add_argument("what", choices=["contract", "openapi"])
     parser.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
     args = parser.parse_args(argv)

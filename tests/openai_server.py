@@ -538,14 +538,19 @@ class OpenAIServer:
         elif route == ("GET", "/_requests"):
             since = int(req.query.get("since", "0") or 0)
             body = {"requests": [_timings(i, r) for i, r in enumerate(self.requests) if i >= since]}
-        elif route == ("POST", "/_script"):
+        elif route in (("POST", "/_script"), ("POST", "/_queue")):
             names = {f.name for f in fields(Script)}
             if not isinstance(req.body, dict) or not set(req.body) <= names:
                 return _json_response(
                     400, _error_body(400, f"expected {sorted(names)}"), keep_alive
                 )
-            self.default_script = Script(**req.body)
-            body = {"tokens": len(self.default_script.tokens)}
+            script = Script(**req.body)
+            # /_script sets the answer to every request, /_queue the answer to the next one.
+            if req.path == "/_queue":
+                self.script(script)
+            else:
+                self.default_script = script
+            body = {"tokens": len(script.tokens)}
         elif route == ("POST", "/_reset"):
             self.reset()
             body = {}

@@ -9,6 +9,7 @@ production configuration, /health, /ready, the HEALTHCHECK, one stream, and SIGT
 """
 
 import importlib.metadata
+import json
 import re
 import shutil
 import signal
@@ -22,14 +23,11 @@ import uvicorn
 from uvicorn.main import main as uvicorn_cli
 
 from app.config import Settings
+from devtools.processes import ROOT
 from scripts.container_smoke import (
     PLATFORM_GRACE_SECONDS,
-    ROOT,
-    DockerIgnore,
-    Recipe,
     Replayed,
     SmokeResult,
-    load_recipe,
     local_command,
     refused_start,
     replay,
@@ -38,6 +36,7 @@ from scripts.container_smoke import (
     service_env,
     uv_executable,
 )
+from scripts.dockerfile import DockerIgnore, Recipe, load_recipe
 
 BASE_IMAGE = "python:3.12-slim"
 EXPECTED_CMD = [
@@ -56,6 +55,8 @@ EXPECTED_CMD = [
     "--proxy-headers",
     "--timeout-graceful-shutdown",
     "17",
+    "--log-config",
+    "app/uvicorn_logging.json",
 ]
 IMAGE_CONTENT = {"pyproject.toml", "uv.lock", "app/", "alembic/", "alembic.ini"}
 # ENV the image may set besides the app's settings: the interpreter's, uv's at build time,
@@ -314,6 +315,15 @@ def test_it_becomes_healthy_then_ready(served: SmokeResult) -> None:
     assert served.seconds_to_migrate < 30
     assert served.seconds_to_health < 30
     assert served.seconds_to_health <= served.seconds_to_ready < 60
+
+
+@pytest.mark.container
+def test_every_line_the_image_logs_is_json(served: SmokeResult) -> None:
+    lines = [line for line in served.output.splitlines() if line.strip()]
+    assert any("Started server process" in line for line in lines)
+    for line in lines:
+        entry = json.loads(line)
+        assert {"ts", "level", "logger", "message"} <= entry.keys(), line
 
 
 @pytest.mark.container

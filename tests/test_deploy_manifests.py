@@ -17,7 +17,8 @@ from starlette.routing import Match
 
 from app.application import create_app
 from app.config import Settings
-from scripts.container_smoke import MIGRATE_COMMAND, load_recipe
+from scripts.container_smoke import MIGRATE_COMMAND
+from scripts.dockerfile import load_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "azure"

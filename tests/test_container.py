@@ -231,7 +231,12 @@ def test_the_replay_builds_quickly_with_this_python(image: Replayed) -> None:
     # This machine's interpreter (3.11 here), not the image's 3.12: same lock, same code.
     assert version.stdout.strip() == str(sys.version_info[:2])
     # The image has only what the Dockerfile COPYs, and the venv copied from the build stage.
-    assert sorted(p.name for p in image.workdir.iterdir()) == ["alembic", "alembic.ini", "app"]
+    assert sorted(p.name for p in image.workdir.iterdir()) == [
+        "alembic",
+        "alembic.ini",
+        "app",
+        "pyproject.toml",
+    ]
     assert (image.venv / "bin" / "uvicorn").is_file()
     assert image.fs.host("/app/.venv") == image.venv
 

@@ -32,6 +32,10 @@ _CAP_AMOUNT = rx(
     r"\bexceed|\bin excess of|\bgreater than|\blimited to|\bcapped|\bmaximum|\baggregate"
     r"|\bfees? (?:paid|payable)|\bamounts? (?:paid|payable|received)|[$€£]\s?\d"
 )
+_EXCLUDED_LOSSES = rx(
+    r"\b(?:indirect|consequential|special|incidental|punitive|exemplary)\b|\blost profits"
+    r"|\bloss of (?:profits?|revenue|business|data)"
+)
 _EXCLUDES_ALL = rx(
     r"\b(?:no|any) liability (?:whatsoever|of any kind)|\bshall not be liable (?:for|to) any"
     r"~6~(?:whatsoever|of any kind)|\bin no event~4~(?:be )?liable (?:to \w+ )?for any (?:loss"
@@ -85,8 +89,8 @@ _PRICE_ADVANTAGE = rx(
 
 
 def states_a_cap(text: str) -> bool:
-    """An amount or ceiling, as opposed to a clause that only says liability is unlimited."""
-    return bool(_CAP_AMOUNT.search(text))
+    """An amount, a ceiling or excluded losses, not a clause that only says liability is unlimited."""
+    return bool(_CAP_AMOUNT.search(text) or _EXCLUDED_LOSSES.search(text))
 
 
 @dataclass(frozen=True, slots=True)

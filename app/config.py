@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     llm_fast_path: bool = True
     llm_section_chars: int | None = Field(default=None, ge=0)
     llm_section_concurrency: int = Field(default=4, ge=1, le=16)
+    llm_max_event_bytes: int = Field(default=1 << 20, ge=1024)
 
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     sse_send_timeout_seconds: float = Field(default=20.0, gt=0)

@@ -74,6 +74,8 @@ def build_chat_model(settings: Settings) -> ChatModel:
             base_url=settings.openai_base_url,
             **common,
         )
+        if isinstance(openai_model, FastChatOpenAI):
+            openai_model.cap_events(settings.llm_max_event_bytes)
         upstream = _host(settings.openai_base_url or "https://api.openai.com/v1")
         return ChatModel(openai_model, "openai", settings.openai_model, client, upstream)
 
@@ -85,6 +87,8 @@ def build_chat_model(settings: Settings) -> ChatModel:
         api_key=settings.azure_openai_api_key,
         **common,
     )
+    if isinstance(azure_model, FastAzureChatOpenAI):
+        azure_model.cap_events(settings.llm_max_event_bytes)
     upstream = _host(settings.azure_openai_endpoint or "")
     return ChatModel(azure_model, "azure", settings.azure_openai_deployment, client, upstream)
 
@@ -117,6 +121,10 @@ def classify_failure(exc: BaseException) -> Failure:
     """Map a provider exception to a stable error code and HTTP status."""
     import openai
 
+    from app.llm.sse import EventTooLarge
+
+    if isinstance(exc, EventTooLarge):
+        return Failure("invalid_model_output", str(exc), 502, False)
     if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
         return Failure("upstream_timeout", "the model did not answer in time", 504, True)
     if isinstance(exc, openai.RateLimitError):

@@ -37,7 +37,9 @@ from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.runnables import RunnableConfig, ensure_config
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
-from pydantic import SecretStr
+from pydantic import PrivateAttr, SecretStr
+
+from app.llm.sse import MAX_EVENT_BYTES, sse_data
 
 if TYPE_CHECKING:
     from langchain_openai.chat_models.base import BaseChatOpenAI
@@ -72,23 +74,6 @@ STOCK_ONLY_SETTINGS = (
 )
 # Models that langchain-openai sends to the Responses API unless told otherwise.
 _RESPONSES_MODEL_MARKERS = ("-pro", "-sol", "codex", "gpt-6")
-
-
-async def sse_data(lines: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The `data:` payloads of a Server-Sent Events byte stream, one per event."""
-    buffer = b""
-    async for block in lines:
-        buffer += block.replace(b"\r\n", b"\n") if b"\r" in block else block
-        while True:
-            end = buffer.find(b"\n\n")
-            if end < 0:
-                break
-            event, buffer = buffer[:end], buffer[end + 2 :]
-            data = [
-                line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")
-            ]
-            if data:
-                yield b"\n".join(data)
 
 
 def usage_metadata(usage: Mapping[str, Any], service_tier: str | None) -> UsageMetadata:
@@ -184,6 +169,16 @@ def message_chunk(
 class FastChunks(_Model):
     """Mixin: overrides `astream` and `_astream` of a langchain-openai chat model."""
 
+    _max_event_bytes: int
+
+    @property
+    def max_event_bytes(self) -> int:
+        """The cap on one event of the model's stream (LLM_MAX_EVENT_BYTES)."""
+        return self._max_event_bytes
+
+    def cap_events(self, max_bytes: int) -> None:
+        self._max_event_bytes = max_bytes
+
     @classmethod
     def lc_id(cls) -> list[str]:
         # Serialised as the stock class it stands in for: langchain-core's `load` accepts only
@@ -238,7 +233,7 @@ class FastChunks(_Model):
         completions = self.root_async_client.chat.completions
         async with completions.with_streaming_response.create(**body) as response:
             stream = aiter(response.iter_bytes())
-            async for data in sse_data(stream):
+            async for data in sse_data(stream, self.max_event_bytes):
                 if data == _DONE:
                     # Read the body to its end, as the SDK does, or the connection is not
                     # reused: every request would pay a new TCP (and TLS) handshake.
@@ -327,8 +322,8 @@ class FastChunks(_Model):
 
 
 class FastChatOpenAI(FastChunks, ChatOpenAI):
-    pass
+    _max_event_bytes: int = PrivateAttr(default=MAX_EVENT_BYTES)
 
 
 class FastAzureChatOpenAI(FastChunks, AzureChatOpenAI):
-    pass
+    _max_event_bytes: int = PrivateAttr(default=MAX_EVENT_BYTES)

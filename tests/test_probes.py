@@ -1,6 +1,7 @@
 import httpx
 import pytest
 
+from app.version import service_version
 from devtools.waiting import eventually
 from tests.conftest import make_settings, running_client
 
@@ -9,7 +10,7 @@ from tests.conftest import make_settings, running_client
 async def test_health_is_immediate_and_needs_no_auth(client: httpx.AsyncClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "version": service_version()}
     assert response.headers["x-request-id"]
 
 

@@ -9,6 +9,7 @@ import pytest
 import schemathesis
 from alembic import command
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 from tests.conftest import TEST_SECRET, alembic_config, bearer, claims_for, sign
 from tests.service_process import ServiceProcess, clean_env
@@ -57,6 +58,16 @@ def operations(api: schemathesis.BaseSchema) -> list[Any]:
     return found
 
 
+LENIENT_BODIES = {"/v1/analyse/chat"}
+"""Routes whose schema is loose on purpose (the AI SDK's bodies change across versions) and
+whose meaning is checked after it (the last user message must hold the document): a body that
+fits the schema may still get a 422 that says what is missing."""
+
+
+def lenient(case: schemathesis.Case) -> list[Any]:
+    return [positive_data_acceptance] if case.path in LENIENT_BODIES else []
+
+
 @pytest.mark.fuzz
 def test_every_operation_with_a_valid_token(api: schemathesis.BaseSchema) -> None:
     token = sign(claims_for(org="org-fuzz", sub="fuzzer", exp=int(time.time()) + 3000))
@@ -66,7 +77,7 @@ def test_every_operation_with_a_valid_token(api: schemathesis.BaseSchema) -> Non
         @given(case=operation.as_strategy())
         def run(case: schemathesis.Case) -> None:
             # No 5xx; status, content type, headers and body conform to the document.
-            case.call_and_validate(headers=bearer(token))
+            case.call_and_validate(headers=bearer(token), excluded_checks=lenient(case))
 
         run()
 

@@ -52,10 +52,12 @@ async def test_postgresql_stopping_mid_run_is_a_503_everywhere(
     async with scratch_database("postgresql", tmp_path) as url:
         await migrate(url)
         real = make_url(url)
-        relay = TcpRelay(real.host or "127.0.0.1", real.port or 5432)
-        await relay.start()
-        relayed = real.set(port=relay.port).render_as_string(hide_password=False)
-        async with live_server(make_settings(relayed)) as base_url:
+        async with (
+            TcpRelay(real.host or "127.0.0.1", real.port or 5432) as relay,
+            live_server(
+                make_settings(real.set(port=relay.port).render_as_string(hide_password=False))
+            ) as base_url,
+        ):
             before = await answers(base_url, token)
             assert [r.status_code for r in before[:3]] == [200, 404, 200]
             await relay.stop()

@@ -67,8 +67,8 @@ train-analyzer: install ## retrain the learned sentence models (rewrites app/ana
 	$(RUN) python -m scripts.train_analyzer
 
 bench: install ## the product against the article's reference (6-10 min; writes docs/performance.md)
-	$(RUN) python bench/run.py
-	$(RUN) python bench/analyzer_speed.py
+	$(RUN) python -m bench.run
+	$(RUN) python -m bench.analyzer_speed
 	$(RUN) python -m bench.long_document
 
 audit: install ## pip-audit over the locked runtime dependencies (needs PyPI's JSON API)

@@ -1,6 +1,6 @@
 """Speed of the offline analyzer on a 50 000-character document built from the samples.
 
-Run: uv run python bench/analyzer_speed.py [runs]
+Run: uv run python -m bench.analyzer_speed [runs]
 """
 
 import json
@@ -9,14 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from app.analyzer.chat_model import OfflineAnalyzer
+from app.analyzer.engine import analyse
+from app.prompt import build_messages
+from app.schemas import MAX_CONTENT_CHARS
 
-from app.analyzer.chat_model import OfflineAnalyzer  # noqa: E402
-from app.analyzer.engine import analyse  # noqa: E402
-from app.prompt import build_messages  # noqa: E402
-from app.schemas import MAX_CONTENT_CHARS  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SAMPLES = ("contract", "privacy_policy", "dpa", "employment")
 

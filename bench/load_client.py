@@ -1,6 +1,6 @@
 """The load client: one scenario against one service, verified stream by stream; prints JSON.
 
-Run by bench/run.py as its own process: python bench/load_client.py < spec.json
+Run by bench/run.py as its own process: python -m bench.load_client < spec.json
 """
 
 import asyncio
@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,13 +18,9 @@ import httpx
 import uvloop
 from jose import jwt
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench.procfs import cpu_seconds, rss_kib  # noqa: E402
-from bench.sse_client import SseConnection, StreamResult, post_request  # noqa: E402
-from tests.openai_server import raise_open_files_limit  # noqa: E402
+from bench.procfs import cpu_seconds, rss_kib
+from bench.sse_client import SseConnection, StreamResult, post_request
+from devtools.openai_server import raise_open_files_limit
 
 STREAM_PATH = "/v1/analyse/stream"
 HEX_ID = re.compile(r"[0-9a-f]{32}")

@@ -25,8 +25,8 @@ from app.analyses.sections import split_sections
 from app.cli import mint_token
 from bench.services import SECRET, Service, migrate, product_app
 from bench.upstream import Upstream
+from devtools.openai_server import split_tokens
 from devtools.processes import ROOT
-from tests.openai_server import split_tokens
 
 SECTION_CHARS = 20_000
 DOCUMENT_CHARS = 135_000

@@ -1,6 +1,6 @@
 """Profile one service under the saturation scenario with py-spy (not a project dependency).
 
-Run: uv pip install py-spy && uv run python bench/profile.py [--app product-sqlite] [--seconds 15]
+Run: uv pip install py-spy && uv run python -m bench.profile [--app product-sqlite] [--seconds 15]
 Writes a speedscope file (open it at speedscope.app) and prints CPU shares by area.
 """
 
@@ -13,18 +13,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench.postgres import scratch_database  # noqa: E402
-from bench.processes import exit_on_signals, spawn, stop, stop_all  # noqa: E402
-from bench.profile_shares import report  # noqa: E402
-from bench.report import one_line  # noqa: E402
-from bench.run import QUICK, ROOT, Bench, Plan, build_apps  # noqa: E402
-from bench.services import App, Service, migrate  # noqa: E402
-from bench.upstream import Upstream  # noqa: E402
-from tests.openai_server import raise_open_files_limit  # noqa: E402
+from bench.postgres import scratch_database
+from bench.processes import exit_on_signals, spawn, stop, stop_all
+from bench.profile_shares import report
+from bench.report import one_line
+from bench.run import QUICK, ROOT, Bench, Plan, build_apps
+from bench.services import App, Service, migrate
+from bench.upstream import Upstream
+from devtools.openai_server import raise_open_files_limit
 
 APPS = ("reference", "product-sqlite", "product-postgres")
 PY_SPY_FLAGS = ("--format", "speedscope", "--rate", "200", "--gil")

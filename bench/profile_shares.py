@@ -2,7 +2,7 @@
 
 Samples of threads waiting for work are left out. Each sample goes to the area of its innermost frame that belongs to a known library; frames of
 generic helpers (pydantic, typing, json, the standard library's small modules) count for their
-caller. Run: python bench/profile_shares.py PROFILE.speedscope.json
+caller. Run: python -m bench.profile_shares PROFILE.speedscope.json
 """
 
 import json

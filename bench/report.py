@@ -254,4 +254,4 @@ def write(path: Path, table: str) -> None:
 
 if __name__ == "__main__":
     saved = json.loads(Path(sys.argv[1]).read_text())
-    print(render(saved, saved.get("command", "python bench/run.py"), markers=False))
+    print(render(saved, saved.get("command", "python -m bench.run"), markers=False))

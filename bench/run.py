@@ -1,6 +1,6 @@
 """`make bench`: the article's reference against the product, scenario by scenario.
 
-Run: uv run python bench/run.py [--quick] [--no-write] [--json PATH]
+Run: uv run python -m bench.run [--quick] [--no-write] [--json PATH]
 Starts the upstream, a scratch PostgreSQL database, each service (one uvicorn worker) and a
 load client per scenario, each its own process; prints the product/reference table and writes it
 into docs/performance.md.
@@ -20,17 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from bench import report
+from bench.analysis_answer import answer_tokens
+from bench.postgres import scratch_database
+from bench.processes import exit_on_signals, python, spawn, stop, stop_all
+from bench.services import SECRET, App, Service, migrate, product_app, reference_app
+from bench.upstream import Upstream
+from devtools.openai_server import raise_open_files_limit
 
-from bench import report  # noqa: E402
-from bench.analysis_answer import answer_tokens  # noqa: E402
-from bench.postgres import scratch_database  # noqa: E402
-from bench.processes import exit_on_signals, python, spawn, stop, stop_all  # noqa: E402
-from bench.services import SECRET, App, Service, migrate, product_app, reference_app  # noqa: E402
-from bench.upstream import Upstream  # noqa: E402
-from tests.openai_server import raise_open_files_limit  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BIG_APPS = ("product-postgres",)
 COLD_START_APPS = ("reference", "product-sqlite")
@@ -91,7 +89,7 @@ class Bench:
             **spec,
         }
         process = spawn(
-            python("bench/load_client.py"),
+            python("-m", "bench.load_client"),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None,
@@ -299,7 +297,7 @@ def main() -> None:
     parser.add_argument("--apps", help="comma-separated subset of the apps")
     parser.add_argument("--scenarios", help="comma-separated subset of the scenarios")
     args = parser.parse_args()
-    command = shlex.join(["python", "bench/run.py", *sys.argv[1:]])
+    command = shlex.join(["python", "-m", "bench.run", *sys.argv[1:]])
     exit_on_signals()
     raise_open_files_limit()
     started = time.monotonic()

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible upstream (tests/openai_server.py) as its own process, scripted over HTTP."""
+"""The OpenAI-compatible upstream (devtools/openai_server.py) as its own process, scripted over HTTP."""
 
 import subprocess
 from typing import Any
@@ -11,7 +11,7 @@ from bench.processes import python, spawn, stop
 class Upstream:
     def __init__(self) -> None:
         self.process = spawn(
-            python("tests/openai_server.py", "--port", "0", "--record"),
+            python("devtools/openai_server.py", "--port", "0", "--record"),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )

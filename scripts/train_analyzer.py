@@ -1,8 +1,8 @@
 """Train the offline analyzer's learned sentence models from the committed labelled data.
 
-    python scripts/train_analyzer.py            # every corpus (make train-analyzer)
-    python scripts/train_analyzer.py claudette  # one corpus
-    python scripts/train_analyzer.py --check    # exit 1 when a committed artifact is stale
+    python -m scripts.train_analyzer            # every corpus (make train-analyzer)
+    python -m scripts.train_analyzer claudette  # one corpus
+    python -m scripts.train_analyzer --check    # exit 1 when a committed artifact is stale
 
 Deterministic: the same data gives the same bytes (liblinear with a fixed seed, sorted
 features, rounded weights). A corpus is a loader of labelled documents plus its settings; add
@@ -25,14 +25,12 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from app.analyzer.learned import SentenceModel, featurise, model_path
+from app.analyzer.normalise import fold, squash
+from scripts.cuad_corpus import CATEGORIES as CUAD_CATEGORIES
+from scripts.cuad_corpus import GATES, labelled_sentences, load_contracts
 
-from app.analyzer.learned import SentenceModel, featurise, model_path  # noqa: E402
-from app.analyzer.normalise import fold, squash  # noqa: E402
-from scripts.cuad_corpus import CATEGORIES as CUAD_CATEGORIES  # noqa: E402
-from scripts.cuad_corpus import GATES, labelled_sentences, load_contracts  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SEED = 13
 

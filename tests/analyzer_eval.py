@@ -1,6 +1,6 @@
 """Precision and recall of the offline analyzer on the labelled set in analyzer_eval_set.jsonl.
 
-Run: uv run python tests/analyzer_eval.py [--mistakes]
+Run: uv run python -m tests.analyzer_eval [--mistakes]
 
 Each case is analysed on its own with its document type. A predicted category counts as a
 true positive when it is the expected one, otherwise as a false positive; an expected category
@@ -23,16 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from app.analyzer.catalogue import CATEGORIES, DOCUMENT_LEVEL  # noqa: E402
-from app.analyzer.categories import category_of  # noqa: E402
-from app.analyzer.contract_model import CORPUS as CONTRACT_MODEL  # noqa: E402
-from app.analyzer.engine import find_hits  # noqa: E402
-from app.analyzer.learned import SentenceModel  # noqa: E402
-from app.schemas import Category  # noqa: E402
+from app.analyzer.catalogue import CATEGORIES, DOCUMENT_LEVEL
+from app.analyzer.categories import category_of
+from app.analyzer.contract_model import CORPUS as CONTRACT_MODEL
+from app.analyzer.engine import find_hits
+from app.analyzer.learned import SentenceModel
+from app.schemas import Category
 
 DATA = Path(__file__).with_name("analyzer_eval_set.jsonl")
 

@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 
 from app.application import create_app
 from app.config import Settings
+from devtools.openai_server import OpenAIServer
 from devtools.waiting import eventually
-from tests.openai_server import OpenAIServer
 from tests.service_process import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 """Held-out figures on real Terms of Service (CLAUDETTE), cross-validated by document.
 
-Run: uv run python tests/eval_claudette.py [--folds 5]   (also part of `make eval`)
+Run: uv run python -m tests.eval_claudette [--folds 5]   (also part of `make eval`)
 
 The 30 documents are dealt into folds by name; for each fold the sentence model is trained on
 the other folds' documents only (thresholds included, by an inner split of those documents) and
@@ -17,19 +17,13 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import sys
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from app.analyzer.engine import find_hits  # noqa: E402
-from app.analyzer.learned import SentenceModel  # noqa: E402
-from scripts.train_analyzer import CORPORA, LabelledDocument, fit  # noqa: E402
+from app.analyzer.engine import find_hits
+from app.analyzer.learned import SentenceModel
+from scripts.train_analyzer import CORPORA, LabelledDocument, fit
 
 CORPUS = CORPORA["claudette"]
 KINDS = CORPUS.categories

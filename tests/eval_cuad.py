@@ -1,6 +1,6 @@
 """Held-out figures on real commercial contracts (CUAD), cross-validated by contract.
 
-Run: uv run python tests/eval_cuad.py [--folds 5]   (also part of `make eval`)
+Run: uv run python -m tests.eval_cuad [--folds 5]   (also part of `make eval`)
 
 The 150 contracts are dealt into folds by name; for each fold the contract sentence model is
 trained on the other folds' contracts only (thresholds included, by an inner split of those
@@ -19,21 +19,15 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from app.analyzer.categories import category_of  # noqa: E402
-from app.analyzer.engine import find_hits  # noqa: E402
-from app.analyzer.learned import SentenceModel  # noqa: E402
-from scripts.cuad_corpus import Contract, lands, load_contracts  # noqa: E402
-from scripts.train_analyzer import CORPORA, LabelledDocument, fit  # noqa: E402
+from app.analyzer.categories import category_of
+from app.analyzer.engine import find_hits
+from app.analyzer.learned import SentenceModel
+from scripts.cuad_corpus import Contract, lands, load_contracts
+from scripts.train_analyzer import CORPORA, LabelledDocument, fit
 
 CORPUS = CORPORA["cuad"]
 KINDS = CORPUS.categories

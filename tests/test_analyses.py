@@ -12,9 +12,9 @@ from app.analyses.repository import sweep_interrupted
 from app.db import create_engine, create_sessionmaker
 from app.models import Analysis, utcnow
 from app.schemas import AnalysisResult, AnalysisStatus
+from devtools.openai_server import OpenAIServer, Script
 from devtools.waiting import eventually
 from tests.conftest import Factory, bearer, live_server, openai_settings
-from tests.openai_server import OpenAIServer, Script
 from tests.test_stream import ANSWER, ANSWER_TOKENS, DOCUMENT
 
 

@@ -409,6 +409,7 @@ def test_sync_stream_matches_async_stream_and_is_deterministic() -> None:
     ).model_dump(mode="json")
 
 
+@pytest.mark.slow
 async def test_large_document_streams_through_the_worker_thread() -> None:
     content = big_document()
     text, chunks = await stream_text(content, "contract")

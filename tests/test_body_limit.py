@@ -3,8 +3,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from devtools.openai_server import OpenAIServer
 from tests.conftest import Factory, bearer, live_server, openai_settings
-from tests.openai_server import OpenAIServer
 
 LIMIT = 256 * 1024
 

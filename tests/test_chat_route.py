@@ -6,8 +6,8 @@ from typing import Any
 import httpx
 
 from app.schemas import AiSdkFinish, AnalysisStatus, StreamMetadata
+from devtools.openai_server import OpenAIServer, Script
 from tests.conftest import Factory, bearer, live_server, make_settings, openai_settings
-from tests.openai_server import OpenAIServer, Script
 from tests.test_stream import ANSWER, ANSWER_TOKENS
 
 CONTRACT = (

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from app.schemas import AnalysisResult
+from devtools.openai_server import OpenAIServer, Script
 from tests.conftest import (
     TEST_SECRET,
     claims_for,
@@ -23,7 +24,6 @@ from tests.conftest import (
     scratch_database,
     sign,
 )
-from tests.openai_server import OpenAIServer, Script
 from tests.service_process import ROOT, clean_env, free_port
 from tests.test_stream import ANSWER, ANSWER_TOKENS
 

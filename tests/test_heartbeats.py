@@ -13,11 +13,11 @@ import httpx
 import pytest
 from httpx_sse import ServerSentEvent, aconnect_sse
 
+from devtools.openai_server import OpenAIServer, Script
 from tests.conftest import Factory, bearer, live_server, openai_settings
-from tests.openai_server import OpenAIServer, Script
 from tests.test_stream import DOCUMENT, chunked
 
-pytestmark = pytest.mark.any_database
+pytestmark = [pytest.mark.any_database, pytest.mark.slow]
 
 TOKENS = chunked(json.dumps({"findings": [], "summary": "Nothing to report."}), 20)
 

@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from app.db import create_engine
 from app.schemas import AnalysisStatus
+from devtools.openai_server import OpenAIServer, Script
 from tests.conftest import (
     TEST_SECRET,
     Factory,
@@ -25,7 +26,6 @@ from tests.conftest import (
     openai_settings,
     sign,
 )
-from tests.openai_server import OpenAIServer, Script
 from tests.service_process import ServiceProcess, openai_env
 from tests.test_stream import ANSWER, DOCUMENT, chunked, post_stream, sse_events, wait_row
 

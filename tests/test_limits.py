@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.openai_server import OpenAIServer, Script
 from tests.conftest import (
     TEST_SECRET,
     Factory,
@@ -16,7 +17,6 @@ from tests.conftest import (
     openai_settings,
     sign,
 )
-from tests.openai_server import OpenAIServer, Script
 from tests.service_process import ServiceProcess, openai_env
 from tests.test_stream import ANSWER_TOKENS, DOCUMENT
 

@@ -14,8 +14,8 @@ from langchain_openai.chat_models.base import BaseChatOpenAI
 from app.llm.fast_openai import STOCK_ONLY_SETTINGS, FastAzureChatOpenAI, FastChatOpenAI
 from app.llm.transport import model_http_client
 from app.prompt import build_messages
+from devtools.openai_server import OpenAIServer, Script
 from tests.conftest import Factory, bearer, live_server, openai_settings
-from tests.openai_server import OpenAIServer, Script
 from tests.test_stream import ANSWER, DOCUMENT, chunked, wait_row
 
 UNICODE_ANSWER = {
@@ -75,6 +75,7 @@ async def run_once(
 @pytest.mark.parametrize("fmt", ["tokens", "events", "ai-sdk"])
 @pytest.mark.parametrize("name", list(SCRIPTS))
 @pytest.mark.any_database
+@pytest.mark.slow
 async def test_fast_path_is_byte_identical(
     database_url: str, upstream: OpenAIServer, token: Factory, name: str, fmt: str
 ) -> None:

@@ -9,7 +9,7 @@ import pytest
 from app.errors import AppError
 from app.llm import RowNotWritten, hold_requests_until
 from app.llm.transport import model_http_client
-from tests.openai_server import OpenAIServer, Script
+from devtools.openai_server import OpenAIServer, Script
 
 BODY = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 

@@ -10,8 +10,8 @@ import pytest
 from openai._streaming import SSEDecoder  # the stock SDK's parser, as the reference
 
 from app.llm.sse import EventTooLarge, sse_data
+from devtools.openai_server import OpenAIServer, Script
 from tests.conftest import Factory, bearer, live_server, openai_settings
-from tests.openai_server import OpenAIServer, Script
 from tests.test_stream import DOCUMENT
 
 

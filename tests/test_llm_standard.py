@@ -22,7 +22,7 @@ from langchain_tests.unit_tests import ChatModelUnitTests
 from app.analyzer.chat_model import OfflineAnalyzer
 from app.llm.fast_openai import FastAzureChatOpenAI, FastChatOpenAI
 from app.llm.transport import model_http_client
-from tests.openai_server import OpenAIServer
+from devtools.openai_server import OpenAIServer
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,8 @@ from app.config import Settings
 from app.llm import build_chat_model
 from app.llm.transport import model_http_client
 from app.prompt import build_messages
-from tests.connect_proxy import ConnectProxy
-from tests.openai_server import OpenAIServer, Script
+from devtools.connect_proxy import ConnectProxy
+from devtools.openai_server import OpenAIServer, Script
 
 BODY = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 LOOPS: dict[str, Callable[[Coroutine[Any, Any, None]], None]] = {

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from devtools.openai_server import OpenAIServer, Script
 from tests.conftest import TEST_SECRET, bearer, claims_for, sign
-from tests.openai_server import OpenAIServer, Script
 from tests.service_process import ServiceProcess, openai_env
 
 MARKER = "DOC-MARKER-5e1c0a"

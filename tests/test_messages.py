@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from devtools.openai_server import OpenAIServer, Script
 from tests.conftest import Factory, bearer, openai_settings, running_client
-from tests.openai_server import OpenAIServer, Script
 
 DOCUMENT = {"content": "The Supplier's liability shall be unlimited."}
 

@@ -5,8 +5,8 @@ import logging
 import httpx
 import pytest
 
+from devtools.openai_server import OpenAIServer, Script
 from tests.conftest import Factory, bearer, make_settings, running_client
-from tests.openai_server import OpenAIServer, Script
 from tests.service_process import free_port
 from tests.test_stream import ANSWER_TOKENS, DOCUMENT
 

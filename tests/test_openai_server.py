@@ -20,9 +20,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
 
-from tests.openai_server import OpenAIServer, RecordedRequest, Script, numbered_tokens
+from devtools.openai_server import OpenAIServer, RecordedRequest, Script, numbered_tokens
 
-SERVER_SCRIPT = Path(__file__).with_name("openai_server.py")
+SERVER_SCRIPT = Path(__file__).resolve().parents[1] / "devtools" / "openai_server.py"
 CHAT_BODY: dict[str, Any] = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 
 

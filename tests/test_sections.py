@@ -11,9 +11,9 @@ import pytest
 
 from app.analyses.sections import split_sections
 from app.schemas import MAX_CONTENT_CHARS, AnalysisStatus
+from devtools.openai_server import OpenAIServer, Script
 from devtools.waiting import eventually
 from tests.conftest import Factory, bearer, live_server, make_settings, openai_settings
-from tests.openai_server import OpenAIServer, Script
 from tests.test_stream import chunked, sse_events, wait_row
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,6 +200,7 @@ async def test_a_failing_section_fails_the_analysis_and_closes_the_others(
     assert row.status == AnalysisStatus.FAILED
 
 
+@pytest.mark.slow
 async def test_a_client_that_leaves_closes_every_open_section(
     database_url: str, upstream: OpenAIServer, token: Factory
 ) -> None:

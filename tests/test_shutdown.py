@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from app.schemas import AnalysisStatus
+from devtools.openai_server import OpenAIServer, Script
 from devtools.waiting import eventually
 from tests.conftest import TEST_SECRET, bearer, claims_for, sign
-from tests.openai_server import OpenAIServer, Script
 from tests.service_process import ServiceProcess, openai_env
 from tests.test_stream import ANSWER_TOKENS, DOCUMENT, sse_events, wait_row
 

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from app.db import create_engine, create_sessionmaker
 from app.models import Analysis
 from app.schemas import MAX_CONTENT_CHARS, AnalysisResult, AnalysisStatus, FindingEvent, StartEvent
+from devtools.openai_server import OpenAIServer, Script
 from devtools.waiting import eventually
 from tests.conftest import Factory, bearer, live_server, openai_settings
-from tests.openai_server import OpenAIServer, Script
 
 ANSWER = {
     "findings": [

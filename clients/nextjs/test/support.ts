@@ -165,7 +165,7 @@ export async function startService(extraEnv: Record<string, string> = {}): Promi
 export async function startModelServer(textFile: string, log: string, delay = 0.03): Promise<{ baseUrl: string; proc: Proc }> {
   const proc = start(
     PYTHON,
-    [join(ROOT, 'tests', 'openai_server.py'), '--port', '0', '--text-file', textFile, '--chunk', '8', '--delay', String(delay)],
+    [join(ROOT, 'devtools', 'openai_server.py'), '--port', '0', '--text-file', textFile, '--chunk', '8', '--delay', String(delay)],
     { cwd: ROOT, env: cleanEnv({}), log, readStdout: true },
   );
   const lines = createInterface({ input: proc.child.stdout! });

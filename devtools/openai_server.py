@@ -1,8 +1,8 @@
 """A real OpenAI-compatible chat-completions HTTP server for tests and benchmarks.
 
-Importable (``from tests.openai_server import OpenAIServer, Script``) and runnable::
+Importable (``from devtools.openai_server import OpenAIServer, Script``) and runnable::
 
-    python tests/openai_server.py --port 0 --tokens 200 --delay 0.1
+    python devtools/openai_server.py --port 0 --tokens 200 --delay 0.1
 
 Control paths for benchmarks (never recorded, never counted in ``stats``):
 ``GET /_stats``, ``GET /_requests?since=N`` (timings of recorded requests, ``--record``),

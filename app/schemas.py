@@ -1,11 +1,20 @@
 """The API contract: the single source of truth for the Python and TypeScript sides."""
 
+from collections import Counter
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 MAX_CONTENT_CHARS = 500_000
@@ -138,7 +147,11 @@ class Finding(BaseModel):
     @field_validator("category", mode="before")
     @classmethod
     def _unknown_is_other(cls, value: object) -> object:
-        """A chat model may invent a kind; the finding is still worth keeping."""
+        return cls.category_of(value)
+
+    @staticmethod
+    def category_of(value: object) -> Category:
+        """A chat model may invent a kind; the finding is still worth keeping, as `other`."""
         if isinstance(value, Category):
             return value
         if isinstance(value, str):
@@ -192,6 +205,31 @@ class ErrorBody(BaseModel):
     error: ErrorInfo
 
 
+RISK_LEVELS = frozenset(RiskLevel)
+
+
+class FindingCounts(BaseModel):
+    """How many findings a completed analysis has, by risk and by category (for lists and charts)."""
+
+    by_risk: dict[RiskLevel, int]
+    by_category: dict[Category, int]
+
+    @classmethod
+    def of(cls, findings: list[dict[str, Any]]) -> "FindingCounts":
+        """Counts stored findings; a stored category this version does not know counts as `other`."""
+        by_risk: Counter[RiskLevel] = Counter()
+        by_category: Counter[Category] = Counter()
+        for finding in findings:
+            risk = finding.get("risk")
+            if isinstance(risk, str) and risk in RISK_LEVELS:
+                by_risk[RiskLevel(risk)] += 1
+            by_category[Finding.category_of(finding.get("category"))] += 1
+        return cls(
+            by_risk={risk: by_risk[risk] for risk in RiskLevel},
+            by_category=dict(by_category),
+        )
+
+
 class AnalysisSummary(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -207,13 +245,27 @@ class AnalysisSummary(BaseModel):
     request_id: str | None
     created_at: datetime
     completed_at: datetime | None
+    ttft_ms: int | None = Field(description="Time to the model's first token, in milliseconds.")
+    finding_counts: FindingCounts | None = Field(
+        description="Findings by risk and by category; null until the analysis has completed."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_findings(cls, data: Any) -> Any:
+        """A stored row carries its findings; the list shows their counts without them."""
+        if isinstance(data, dict):
+            return data
+        findings = getattr(data, "findings", None)
+        counts = None if findings is None else FindingCounts.of(findings)
+        fields = {name: getattr(data, name) for name in cls.model_fields if hasattr(data, name)}
+        return {**fields, "finding_counts": counts}
 
 
 class AnalysisDetail(AnalysisSummary):
     findings: list[Finding] | None
     prompt_tokens: int | None
     completion_tokens: int | None
-    ttft_ms: int | None
     duration_ms: int | None
     content: str | None = Field(
         description="Present only when the service stores document content on purpose."

@@ -11,7 +11,14 @@ from sqlalchemy import select
 from app.analyses.repository import sweep_interrupted
 from app.db import create_engine, create_sessionmaker
 from app.models import Analysis, utcnow
-from app.schemas import AnalysisResult, AnalysisStatus
+from app.schemas import (
+    AnalysisResult,
+    AnalysisStatus,
+    AnalysisSummary,
+    Category,
+    FindingCounts,
+    RiskLevel,
+)
 from devtools.openai_server import OpenAIServer, Script
 from devtools.waiting import eventually
 from tests.conftest import Factory, bearer, live_server, openai_settings
@@ -77,6 +84,12 @@ async def test_stored_analyses_are_scoped_to_the_organisation(
     page = first.json()
     assert [item["id"] for item in page["items"]] == [str(i) for i in reversed(ids[1:])]
     assert "content" not in page["items"][0]
+    assert "findings" not in page["items"][0]
+    assert page["items"][0]["finding_counts"] == {
+        "by_risk": {"high": 1, "medium": 1, "low": 0},
+        "by_category": {"uncapped_liability": 1, "auto_renewal": 1},
+    }
+    assert isinstance(page["items"][0]["ttft_ms"], int)
     second = await service.get(
         "/v1/analyses", params={"limit": 2, "cursor": page["next_cursor"]}, headers=mine
     )
@@ -178,3 +191,39 @@ async def test_startup_sweeps_rows_a_crashed_process_left(
         row = await eventually(swept, what="the stale row swept")
     await engine.dispose()
     assert (row.status, row.error_code) == ("failed", "interrupted")
+
+
+def test_counts_read_what_an_older_version_stored() -> None:
+    counts = FindingCounts.of(
+        [
+            {"risk": "high", "category": "a_kind_this_version_lost"},
+            {"risk": "low"},
+            {"risk": "low", "category": "Choice-of-law"},
+        ]
+    )
+    assert counts.by_risk == {RiskLevel.HIGH: 1, RiskLevel.MEDIUM: 0, RiskLevel.LOW: 2}
+    assert counts.by_category == {Category.OTHER: 2, Category.CHOICE_OF_LAW: 1}
+
+
+async def test_an_unfinished_analysis_has_no_counts(database_url: str) -> None:
+    engine = create_engine(database_url)
+    sessionmaker = create_sessionmaker(engine)
+    row = Analysis(
+        org="org-counts",
+        sub="u",
+        document_type="contract",
+        content_sha256="0" * 64,
+        content_chars=1,
+        status="streaming",
+        provider="local",
+        model="m",
+    )
+    try:
+        async with sessionmaker() as session:
+            session.add(row)
+            await session.commit()
+            summary = AnalysisSummary.model_validate(row)
+    finally:
+        await engine.dispose()
+    assert summary.finding_counts is None
+    assert summary.ttft_ms is None

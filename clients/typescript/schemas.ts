@@ -32,36 +32,6 @@ export const AnalysisStatus = z.enum(['streaming', 'completed', 'failed', 'cance
 export type AnalysisStatus = z.infer<typeof AnalysisStatus>;
 
 /**
- * AnalysisSummary
- */
-export const AnalysisSummary = z.object({
-  id: z.uuid(),
-  document_type: z.string(),
-  status: AnalysisStatus,
-  provider: z.string(),
-  model: z.string(),
-  content_chars: z.int(),
-  content_sha256: z.string(),
-  summary: z.string().nullable(),
-  error_code: z.string().nullable(),
-  request_id: z.string().nullable(),
-  created_at: z.iso.datetime({ offset: true }),
-  completed_at: z.iso.datetime({ offset: true }).nullable(),
-});
-
-export type AnalysisSummary = z.infer<typeof AnalysisSummary>;
-
-/**
- * AnalysisPage
- */
-export const AnalysisPage = z.object({
-  items: z.array(AnalysisSummary),
-  next_cursor: z.string().nullable(),
-});
-
-export type AnalysisPage = z.infer<typeof AnalysisPage>;
-
-/**
  * Category
  *
  * What kind of risk a finding is: one published taxonomy (the README gives each meaning).
@@ -175,6 +145,30 @@ export const AnalyseResponse = z.object({
 export type AnalyseResponse = z.infer<typeof AnalyseResponse>;
 
 /**
+ * AnalysisResult
+ */
+export const AnalysisResult = z.object({
+  findings: z.array(Finding),
+  summary: z.string(),
+  processed_at: z.iso.datetime({ offset: true }),
+  analysis_id: z.uuid(),
+});
+
+export type AnalysisResult = z.infer<typeof AnalysisResult>;
+
+/**
+ * FindingCounts
+ *
+ * How many findings a completed analysis has, by risk and by category (for lists and charts).
+ */
+export const FindingCounts = z.object({
+  by_risk: z.record(z.string(), z.int()),
+  by_category: z.record(z.string(), z.int()),
+});
+
+export type FindingCounts = z.infer<typeof FindingCounts>;
+
+/**
  * AnalysisDetail
  */
 export const AnalysisDetail = z.object({
@@ -190,10 +184,11 @@ export const AnalysisDetail = z.object({
   request_id: z.string().nullable(),
   created_at: z.iso.datetime({ offset: true }),
   completed_at: z.iso.datetime({ offset: true }).nullable(),
+  ttft_ms: z.int().nullable(),
+  finding_counts: FindingCounts.nullable(),
   findings: z.array(Finding).nullable(),
   prompt_tokens: z.int().nullable(),
   completion_tokens: z.int().nullable(),
-  ttft_ms: z.int().nullable(),
   duration_ms: z.int().nullable(),
   content: z.string().nullable(),
 });
@@ -201,16 +196,36 @@ export const AnalysisDetail = z.object({
 export type AnalysisDetail = z.infer<typeof AnalysisDetail>;
 
 /**
- * AnalysisResult
+ * AnalysisSummary
  */
-export const AnalysisResult = z.object({
-  findings: z.array(Finding),
-  summary: z.string(),
-  processed_at: z.iso.datetime({ offset: true }),
-  analysis_id: z.uuid(),
+export const AnalysisSummary = z.object({
+  id: z.uuid(),
+  document_type: z.string(),
+  status: AnalysisStatus,
+  provider: z.string(),
+  model: z.string(),
+  content_chars: z.int(),
+  content_sha256: z.string(),
+  summary: z.string().nullable(),
+  error_code: z.string().nullable(),
+  request_id: z.string().nullable(),
+  created_at: z.iso.datetime({ offset: true }),
+  completed_at: z.iso.datetime({ offset: true }).nullable(),
+  ttft_ms: z.int().nullable(),
+  finding_counts: FindingCounts.nullable(),
 });
 
-export type AnalysisResult = z.infer<typeof AnalysisResult>;
+export type AnalysisSummary = z.infer<typeof AnalysisSummary>;
+
+/**
+ * AnalysisPage
+ */
+export const AnalysisPage = z.object({
+  items: z.array(AnalysisSummary),
+  next_cursor: z.string().nullable(),
+});
+
+export type AnalysisPage = z.infer<typeof AnalysisPage>;
 
 /**
  * FindingEvent

@@ -167,6 +167,9 @@ describe('useChat, useCompletion and the history dashboard', () => {
     assert.equal(await cancelled.getAttribute('data-status'), 'cancelled');
     // recharts draws the stacked bars as SVG paths, one per risk with findings.
     await page.locator('[data-testid=risk-chart] .recharts-bar-rectangle').first().waitFor({ timeout: 10_000 });
+    await page.locator('[data-testid=category-chart] .recharts-bar-rectangle').first().waitFor({ timeout: 10_000 });
+    const category = answer[0].category.replaceAll('_', ' ');
+    assert.ok((await page.locator('[data-testid=category-chart] .recharts-legend-item-text').allInnerTexts()).includes(category));
     await page.screenshot({ path: screenshotPath('history.png'), fullPage: true });
 
     await completed.locator('a').click();

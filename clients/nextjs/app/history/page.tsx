@@ -1,8 +1,8 @@
 import Link from 'next/link';
 
-import { byDay, historyPage, RISKS } from '@/lib/history';
+import { byDay, historyPage, RISKS, riskCount } from '@/lib/history';
 
-import { RiskChart } from './chart';
+import { CategoryChart, RiskChart } from './chart';
 
 export const dynamic = 'force-dynamic';
 export const metadata = { title: 'Compliance check · history' };
@@ -11,12 +11,15 @@ export const metadata = { title: 'Compliance check · history' };
 export default async function HistoryPage({ searchParams }: { searchParams: Promise<{ cursor?: string }> }) {
   const { cursor } = await searchParams;
   const { rows, next } = await historyPage(cursor);
+  const { points, categories } = byDay(rows);
   return (
     <main className="page">
       <h1>Analyses of your organisation</h1>
       <section className="panel">
         <h2>Findings by risk over time</h2>
-        <RiskChart points={byDay(rows)} />
+        <RiskChart points={points} />
+        <h2>Findings by category over time</h2>
+        <CategoryChart points={points} categories={categories} />
       </section>
       <section className="panel">
         <table data-testid="history">
@@ -32,19 +35,19 @@ export default async function HistoryPage({ searchParams }: { searchParams: Prom
             </tr>
           </thead>
           <tbody>
-            {rows.map(({ detail, counts }) => (
-              <tr key={detail.id} data-testid="history-row" data-id={detail.id} data-status={detail.status}>
+            {rows.map((row) => (
+              <tr key={row.id} data-testid="history-row" data-id={row.id} data-status={row.status}>
                 <td>
-                  <Link href={`/history/${detail.id}`}>{detail.created_at.replace('T', ' ').slice(0, 19)}</Link>
+                  <Link href={`/history/${row.id}`}>{row.created_at.replace('T', ' ').slice(0, 19)}</Link>
                 </td>
-                <td>{detail.document_type}</td>
-                <td className={`status ${detail.status}`}>{detail.status}</td>
+                <td>{row.document_type}</td>
+                <td className={`status ${row.status}`}>{row.status}</td>
                 {RISKS.map((risk) => (
                   <td key={risk} data-risk={risk}>
-                    {counts[risk]}
+                    {riskCount(row, risk)}
                   </td>
                 ))}
-                <td>{detail.ttft_ms === null ? '—' : `${detail.ttft_ms} ms`}</td>
+                <td>{row.ttft_ms === null ? '—' : `${row.ttft_ms} ms`}</td>
               </tr>
             ))}
           </tbody>

@@ -32,6 +32,21 @@ async def service(database_url: str, upstream: OpenAIServer) -> AsyncIterator[ht
         yield client
 
 
+def streaming_row(org: str, **fields: object) -> Analysis:
+    """A row as a start leaves it, before its final write."""
+    values: dict[str, object] = {
+        "org": org,
+        "sub": "u",
+        "document_type": "contract",
+        "content_sha256": "0" * 64,
+        "content_chars": 1,
+        "status": "streaming",
+        "provider": "local",
+        "model": "m",
+    }
+    return Analysis(**(values | fields))
+
+
 async def analyse(client: httpx.AsyncClient, upstream: OpenAIServer, token: str) -> AnalysisResult:
     upstream.script(Script(tokens=ANSWER_TOKENS))
     response = await client.post("/v1/analyse", json=DOCUMENT, headers=bearer(token))
@@ -130,19 +145,9 @@ async def test_sweeper_fails_rows_left_streaming(database_url: str) -> None:
     engine = create_engine(database_url)
     sessionmaker = create_sessionmaker(engine)
     stale, fresh = uuid.uuid4(), uuid.uuid4()
-    common = {
-        "org": "org-sweep",
-        "sub": "u",
-        "document_type": "contract",
-        "content_sha256": "0" * 64,
-        "content_chars": 1,
-        "status": "streaming",
-        "provider": "local",
-        "model": "m",
-    }
     async with sessionmaker() as session:
-        session.add(Analysis(id=stale, created_at=utcnow() - timedelta(hours=1), **common))
-        session.add(Analysis(id=fresh, created_at=utcnow(), **common))
+        session.add(streaming_row("org-sweep", id=stale, created_at=utcnow() - timedelta(hours=1)))
+        session.add(streaming_row("org-sweep", id=fresh, created_at=utcnow()))
         await session.commit()
     assert await sweep_interrupted(sessionmaker, older_than_seconds=340) >= 1
     async with sessionmaker() as session:
@@ -165,20 +170,7 @@ async def test_startup_sweeps_rows_a_crashed_process_left(
     sessionmaker = create_sessionmaker(engine)
     stale = uuid.uuid4()
     async with sessionmaker() as session:
-        session.add(
-            Analysis(
-                id=stale,
-                org="org-crash",
-                sub="u",
-                document_type="contract",
-                content_sha256="0" * 64,
-                content_chars=1,
-                status="streaming",
-                provider="openai",
-                model="gpt-4o",
-                created_at=utcnow() - timedelta(hours=2),
-            )
-        )
+        session.add(streaming_row("org-crash", id=stale, created_at=utcnow() - timedelta(hours=2)))
         await session.commit()
 
     async def swept() -> Analysis | None:
@@ -208,16 +200,7 @@ def test_counts_read_what_an_older_version_stored() -> None:
 async def test_an_unfinished_analysis_has_no_counts(database_url: str) -> None:
     engine = create_engine(database_url)
     sessionmaker = create_sessionmaker(engine)
-    row = Analysis(
-        org="org-counts",
-        sub="u",
-        document_type="contract",
-        content_sha256="0" * 64,
-        content_chars=1,
-        status="streaming",
-        provider="local",
-        model="m",
-    )
+    row = streaming_row("org-counts")
     try:
         async with sessionmaker() as session:
             session.add(row)

@@ -30,6 +30,9 @@ QUIET_LIBRARIES = (
     "aiosqlite",
     "asyncpg",
     "sqlalchemy",
+    "azure",
+    "msal",
+    "urllib3",
 )
 access_logger = logging.getLogger("app.access")
 

@@ -58,6 +58,7 @@ UPSTREAM_CODES = frozenset(
         "upstream_timeout",
         "upstream_rate_limited",
         "upstream_auth",
+        "upstream_token_unavailable",
         "model_error",
         "invalid_model_output",
     }

@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_fast_path: bool = True
+    llm_structured_output: bool = True
     llm_section_chars: int | None = Field(default=None, ge=0)
     llm_section_concurrency: int = Field(default=4, ge=1, le=16)
     llm_max_event_bytes: int = Field(default=1 << 20, ge=1024)

@@ -65,7 +65,7 @@ class AnalysisRun:
     async def events(self) -> AsyncIterator[Event]:
         """Yield events; always ends with exactly one Completed or Failed."""
         scanner = FindingScanner()
-        stream = self.chat.model.astream(self.messages)
+        stream = self.chat.model.astream(self.messages, **self.chat.answer_options)
         try:
             async for chunk in stream:
                 usage = chunk.usage_metadata

@@ -6,7 +6,8 @@ thread after the server starts: liveness answers at once, readiness waits for th
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -42,6 +43,8 @@ class ChatModel:
     # host[:port] of the model endpoint, named in the log line of every failed model request.
     upstream: str | None = None
     tokens: "EntraTokens | None" = None
+    # Keyword arguments of the analysis call (`astream`): the structured-output schema.
+    answer_options: Mapping[str, Any] = field(default_factory=dict)
 
     async def aclose(self) -> None:
         if self.http_client is not None:
@@ -62,8 +65,10 @@ def build_chat_model(settings: Settings) -> ChatModel:
     from langchain_openai import AzureChatOpenAI, ChatOpenAI
 
     from app.llm.fast_openai import FastAzureChatOpenAI, FastChatOpenAI
+    from app.prompt import response_format
 
     client = model_http_client(settings.llm_timeout_seconds)
+    options = {"response_format": response_format()} if settings.llm_structured_output else {}
     common: dict[str, Any] = {
         "timeout": settings.llm_timeout_seconds,
         "max_retries": settings.llm_max_retries,
@@ -82,7 +87,9 @@ def build_chat_model(settings: Settings) -> ChatModel:
         if isinstance(openai_model, FastChatOpenAI):
             openai_model.cap_events(settings.llm_max_event_bytes)
         upstream = _host(settings.openai_base_url or "https://api.openai.com/v1")
-        return ChatModel(openai_model, "openai", settings.openai_model, client, upstream)
+        return ChatModel(
+            openai_model, "openai", settings.openai_model, client, upstream, answer_options=options
+        )
 
     tokens = None
     if settings.azure_auth == "entra":
@@ -103,7 +110,7 @@ def build_chat_model(settings: Settings) -> ChatModel:
         azure_model.cap_events(settings.llm_max_event_bytes)
     upstream = _host(settings.azure_openai_endpoint or "")
     deployment = settings.azure_openai_deployment
-    return ChatModel(azure_model, "azure", deployment, client, upstream, tokens)
+    return ChatModel(azure_model, "azure", deployment, client, upstream, tokens, options)
 
 
 def _host(url: str) -> str:

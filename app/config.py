@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     llm_section_concurrency: int = Field(default=4, ge=1, le=16)
     llm_max_event_bytes: int = Field(default=1 << 20, ge=1024)
 
+    # The SDK reads it (and every other OTEL_* variable) itself; set, traces and metrics are on.
+    otel_exporter_otlp_endpoint: str | None = None
+
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     sse_send_timeout_seconds: float = Field(default=20.0, gt=0)
     first_token_timeout_seconds: float = Field(default=60.0, gt=0)

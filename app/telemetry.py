@@ -3,7 +3,7 @@
 Off (the default), nothing of OpenTelemetry is imported and every call here is a test of one
 module global: start-up and the token path cost what they did. On, `configure` builds the SDK's
 providers (their settings from the standard `OTEL_*` variables: service name, headers, protocol
-details, batch delays), the ASGI instrumentation opens one server span per request, and the
+`http/protobuf` by default or `grpc` as Container Apps' managed agent may set it, batch delays), the ASGI instrumentation opens one server span per request, and the
 service adds its children: `auth`, `analysis.start` (limits and the row write), one GenAI
 `chat {model}` span per model call and `analysis.finish` (the final write). Attributes carry
 ids, sizes, counts and codes; never document text, a prompt, an answer or a token.
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from opentelemetry.metrics import Meter
     from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Tracer
@@ -106,13 +106,9 @@ def configure(
     if span_exporter is not None:
         tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
     else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        tracer_provider.add_span_processor(BatchSpanProcessor(_otlp_span_exporter()))
     if metric_reader is None:
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-
-        metric_reader = PeriodicExportingMetricReader(OTLPMetricExporter())
+        metric_reader = PeriodicExportingMetricReader(_otlp_metric_exporter())
     meter_provider = MeterProvider(resource=resource, metric_readers=[metric_reader])
     _on = _Telemetry(
         tracer_provider,
@@ -122,6 +118,42 @@ def configure(
     )
     logger.info("OpenTelemetry on: traces and metrics exported with OTLP")
     return True
+
+
+def _protocol(signal: str) -> str:
+    """OTEL_EXPORTER_OTLP_{SIGNAL}_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else HTTP."""
+    import os
+
+    return (
+        os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    ).strip()
+
+
+def _otlp_span_exporter() -> "SpanExporter":
+    # Each exporter reads its endpoint, headers, certificates and timeout from OTEL_* itself.
+    if _protocol("TRACES") == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+        OTLPSpanExporter as HttpSpanExporter,
+    )
+
+    return HttpSpanExporter()
+
+
+def _otlp_metric_exporter() -> "MetricExporter":
+    if _protocol("METRICS") == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+        return OTLPMetricExporter()
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetricExporter,
+    )
+
+    return HttpMetricExporter()
 
 
 def shutdown() -> None:

@@ -1,7 +1,7 @@
-"""A real local OTLP/HTTP receiver: accepts protobuf exports on /v1/traces and /v1/metrics.
+"""A real local OTLP receiver: OTLP/HTTP protobuf (/v1/traces, /v1/metrics) or OTLP/gRPC.
 
 What an OpenTelemetry collector (or Container Apps' managed agent) does first: decode the
-`ExportTraceServiceRequest` / `ExportMetricsServiceRequest` the SDK's exporter posts. The spans
+`ExportTraceServiceRequest` / `ExportMetricsServiceRequest` the SDK's exporter sends. The spans
 and metric names are kept for the test to read.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -18,9 +19,17 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2_grpc import (
+    MetricsServiceServicer,
+    add_MetricsServiceServicer_to_server,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import (
+    TraceServiceServicer,
+    add_TraceServiceServicer_to_server,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
@@ -51,20 +60,27 @@ def _attributes(items: Any) -> dict[str, Any]:
 
 @dataclass
 class OtlpReceiver:
+    grpc: bool = False
     spans: list[ReceivedSpan] = field(default_factory=list)
     metrics: dict[str, list[Any]] = field(default_factory=dict)
     content_types: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
+    _grpc_server: Any = None
+    _grpc_port: int = 0
 
     @property
     def endpoint(self) -> str:
+        if self.grpc:
+            return f"http://127.0.0.1:{self._grpc_port}"
         assert self._server is not None, "the receiver is not running"
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
     def start(self) -> Self:
+        if self.grpc:
+            return self._start_grpc()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -101,8 +117,36 @@ class OtlpReceiver:
         self._thread.start()
         return self
 
-    def _traces(self, body: bytes) -> None:
-        request = ExportTraceServiceRequest.FromString(body)
+    def _start_grpc(self) -> Self:
+        import grpc
+
+        receiver = self
+
+        class Traces(TraceServiceServicer):  # type: ignore[misc]
+            def Export(self, request: Any, context: Any) -> ExportTraceServiceResponse:
+                receiver._traces(request)
+                return ExportTraceServiceResponse()
+
+        class Metrics(MetricsServiceServicer):  # type: ignore[misc]
+            def Export(self, request: Any, context: Any) -> ExportMetricsServiceResponse:
+                receiver._metrics(request)
+                return ExportMetricsServiceResponse()
+
+        server = grpc.server(ThreadPoolExecutor(max_workers=2))
+        add_TraceServiceServicer_to_server(Traces(), server)
+        add_MetricsServiceServicer_to_server(Metrics(), server)
+        self._grpc_port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        self._grpc_server = server
+        self.content_types.add("application/grpc")
+        return self
+
+    def _traces(self, body: bytes | ExportTraceServiceRequest) -> None:
+        request = (
+            body
+            if isinstance(body, ExportTraceServiceRequest)
+            else ExportTraceServiceRequest.FromString(body)
+        )
         received = []
         for resource_spans in request.resource_spans:
             resource = _attributes(resource_spans.resource.attributes)
@@ -122,8 +166,12 @@ class OtlpReceiver:
         with self._lock:
             self.spans.extend(received)
 
-    def _metrics(self, body: bytes) -> None:
-        request = ExportMetricsServiceRequest.FromString(body)
+    def _metrics(self, body: bytes | ExportMetricsServiceRequest) -> None:
+        request = (
+            body
+            if isinstance(body, ExportMetricsServiceRequest)
+            else ExportMetricsServiceRequest.FromString(body)
+        )
         with self._lock:
             for resource_metrics in request.resource_metrics:
                 for scope_metrics in resource_metrics.scope_metrics:
@@ -131,6 +179,9 @@ class OtlpReceiver:
                         self.metrics.setdefault(metric.name, []).append(metric)
 
     def stop(self) -> None:
+        if self._grpc_server is not None:
+            self._grpc_server.stop(grace=None)
+            self._grpc_server = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

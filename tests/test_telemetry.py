@@ -182,17 +182,19 @@ def spans_of_one_trace(receiver: OtlpReceiver) -> list[ReceivedSpan] | None:
 
 
 @pytest.mark.process
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
 def test_the_service_exports_otlp_to_a_receiver(
-    database_url: str, upstream: OpenAIServer, token: Factory, tmp_path: Path
+    database_url: str, upstream: OpenAIServer, token: Factory, tmp_path: Path, protocol: str
 ) -> None:
     upstream.script(Script(tokens=ANSWER_TOKENS))
-    with OtlpReceiver() as receiver:
+    with OtlpReceiver(grpc=protocol == "grpc") as receiver:
         env = openai_env(
             database_url,
             upstream.base_url,
             TEST_SECRET,
             LOG_FORMAT="json",
             OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+            OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
             OTEL_SERVICE_NAME="compliance-under-test",
             OTEL_BSP_SCHEDULE_DELAY="100",
             OTEL_METRIC_EXPORT_INTERVAL="200",
@@ -214,7 +216,8 @@ def test_the_service_exports_otlp_to_a_receiver(
             output = service.output()
         spans = spans_of_one_trace(receiver)
         assert spans is not None, output
-        assert receiver.content_types == {"application/x-protobuf"}
+        expected = "application/grpc" if protocol == "grpc" else "application/x-protobuf"
+        assert receiver.content_types == {expected}
         assert "analysis_outcomes" in receiver.metrics
     [server] = [span for span in spans if span.parent_span_id == ""]
     assert {span.trace_id for span in spans} == {server.trace_id}

@@ -222,6 +222,13 @@ def task(
     return asyncio.create_task(_traced(name, work, attributes))
 
 
+async def traced(name: str, work: Coroutine[Any, Any, T]) -> T:
+    """`await work` inside a span of its own."""
+    if _on is None:
+        return await work
+    return await _traced(name, work, None)
+
+
 async def _traced(name: str, work: Coroutine[Any, Any, T], attributes: Attributes | None) -> T:
     with span(name, attributes):
         return await work

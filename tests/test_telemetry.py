@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,8 @@ async def test_one_trace_per_analysis_with_the_spans_and_attributes(
     exporter, reader = otel
     settings = openai_settings(database_url, upstream)
     upstream.script(Script(tokens=ANSWER_TOKENS, prompt_tokens=321, delay=0.01))
-    jwt = token()
+    # A single-use token: its replay check is a span of its own.
+    jwt = token(jti=uuid.uuid4().hex)
     lines = io.StringIO()
     handler = logging.StreamHandler(lines)
     handler.setFormatter(JsonFormatter())
@@ -98,7 +100,7 @@ async def test_one_trace_per_analysis_with_the_spans_and_attributes(
     trace_id = server.context.trace_id
     assert {span.context.trace_id for span in spans} == {trace_id}, "one trace"
     by_name = {span.name: span for span in spans if span is not server}
-    assert set(by_name) == CHILDREN
+    assert set(by_name) == {*CHILDREN, "auth.jti"}
     for span in by_name.values():
         assert span.parent is not None
         assert span.parent.span_id == server.context.span_id, f"{span.name}: child of the request"

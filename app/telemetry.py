@@ -11,7 +11,7 @@ ids, sizes, counts and codes; never document text, a prompt, an answer or a toke
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -104,9 +104,10 @@ def configure(
     ).merge(OTELResourceDetector().detect())
     tracer_provider = TracerProvider(resource=resource)
     if span_exporter is not None:
-        tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+        tracer_provider.add_span_processor(SimpleSpanProcessor(withholding(span_exporter)))
     else:
-        tracer_provider.add_span_processor(BatchSpanProcessor(_otlp_span_exporter()))
+        exporter = withholding(_otlp_span_exporter())
+        tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
     if metric_reader is None:
         metric_reader = PeriodicExportingMetricReader(_otlp_metric_exporter())
     meter_provider = MeterProvider(resource=resource, metric_readers=[metric_reader])
@@ -118,6 +119,59 @@ def configure(
     )
     logger.info("OpenTelemetry on: traces and metrics exported with OTLP")
     return True
+
+
+def withholding(exporter: "SpanExporter") -> "SpanExporter":
+    """`exporter`, fed spans whose exceptions keep their type but not their message.
+
+    The ASGI instrumentation records an exception that escapes the app with its message and
+    traceback, and sets it as the status description: a message can quote the data being
+    validated or written (a document, a row).
+    """
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+    from opentelemetry.trace import Status
+
+    def clean(span: ReadableSpan) -> ReadableSpan:
+        exceptions = any(event.name == "exception" for event in span.events)
+        if not exceptions and not span.status.description:
+            return span
+        events = [
+            Event(
+                event.name,
+                {"exception.type": (event.attributes or {}).get("exception.type", "?")},
+                event.timestamp,
+            )
+            if event.name == "exception"
+            else event
+            for event in span.events
+        ]
+        return ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=span.attributes,
+            events=events,
+            links=span.links,
+            kind=span.kind,
+            status=Status(span.status.status_code),
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+
+    class Withholding(SpanExporter):
+        def export(self, spans: "Sequence[ReadableSpan]") -> SpanExportResult:
+            return exporter.export([clean(span) for span in spans])
+
+        def shutdown(self) -> None:
+            exporter.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return exporter.force_flush(timeout_millis)
+
+    return Withholding()
 
 
 def _protocol(signal: str) -> str:

@@ -274,3 +274,36 @@ asyncio.run(main())
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "none"
+
+
+def test_exceptions_keep_their_type_not_their_message() -> None:
+    """What the ASGI instrumentation records of an escaping exception reaches no exporter whole."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.trace import Status, StatusCode
+
+    marker = "DOC-MARKER-0f3a The Supplier's liability shall be unlimited."
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(telemetry.withholding(exporter)))
+    tracer = provider.get_tracer("test")
+
+    def fail() -> None:
+        with tracer.start_as_current_span("request") as span:
+            span.add_event("kept", {"count": 3})
+            raise ValueError(marker)
+
+    with pytest.raises(ValueError, match="DOC-MARKER"):
+        fail()
+    with tracer.start_as_current_span("plain") as plain:
+        plain.set_status(Status(StatusCode.OK))
+    provider.shutdown()
+    failed, ok = exporter.get_finished_spans()
+    assert failed.status.status_code is StatusCode.ERROR
+    assert not failed.status.description
+    assert [(e.name, dict(e.attributes or {})) for e in failed.events] == [
+        ("kept", {"count": 3}),
+        ("exception", {"exception.type": "ValueError"}),
+    ]
+    assert marker not in repr(failed.to_json())
+    assert ok.status.status_code is StatusCode.OK

@@ -1,12 +1,13 @@
 """OpenTelemetry traces and metrics, exported with OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 
-Off (the default), nothing of OpenTelemetry is imported and every call here is a test of one
-module global: start-up and the token path cost what they did. On, `configure` builds the SDK's
-providers (their settings from the standard `OTEL_*` variables: service name, headers, protocol
-`http/protobuf` by default or `grpc` as Container Apps' managed agent may set it, batch delays), the ASGI instrumentation opens one server span per request, and the
-service adds its children: `auth`, `analysis.start` (limits and the row write), one GenAI
-`chat {model}` span per model call and `analysis.finish` (the final write). Attributes carry
-ids, sizes, counts and codes; never document text, a prompt, an answer or a token.
+Off (the default), none of the service's OpenTelemetry parts is imported and every call here is
+a test of one module global: start-up and the token path cost what they did. On, `configure`
+builds the SDK's providers (their settings from the standard `OTEL_*` variables: service name,
+headers, protocol `http/protobuf` by default or `grpc`, batch delays), the ASGI instrumentation
+opens one server span per request, and the service adds its children: `auth` (and `auth.jti`),
+`analysis.start` (limits and the row write), one GenAI `chat {model}` span per model call and
+`analysis.finish` (the final write). Attributes carry ids, counts, codes and class names; never
+document text, a prompt, an answer, a token or an exception's message.
 """
 
 import asyncio

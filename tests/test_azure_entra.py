@@ -73,6 +73,7 @@ def test_the_way_to_authenticate_follows_the_key() -> None:
     assert auth(azure_openai_auth="entra") == "entra"
 
 
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "stock"])
 @pytest.mark.parametrize("auth", ["entra", None], ids=["explicit", "no-key"])
 async def test_an_analysis_streams_with_the_identitys_token(
     database_url: str,
@@ -81,10 +82,13 @@ async def test_an_analysis_streams_with_the_identitys_token(
     token: Factory,
     caplog: pytest.LogCaptureFixture,
     auth: str | None,
+    fast: bool,
 ) -> None:
     # An explicit `entra` wins over a key that is still configured: the key is never sent.
     key = {"azure_openai_api_key": "stale-key"} if auth else {}
-    settings = azure_settings(database_url, upstream, azure_openai_auth=auth, **key)
+    settings = azure_settings(
+        database_url, upstream, azure_openai_auth=auth, llm_fast_path=fast, **key
+    )
     upstream.script(Script(tokens=ANSWER_TOKENS), times=2)
     caplog.set_level(logging.DEBUG)
     async with live_server(settings) as base_url, httpx.AsyncClient(base_url=base_url) as client:

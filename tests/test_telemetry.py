@@ -155,7 +155,7 @@ async def test_one_trace_per_analysis_with_the_spans_and_attributes(
     assert "analysis_active_streams" in metrics
 
 
-async def test_a_refused_token_endpoint_marks_the_model_span(
+async def test_a_failed_model_call_marks_its_span(
     database_url: str,
     upstream: OpenAIServer,
     token: Factory,

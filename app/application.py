@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app import telemetry
 from app.analyses import router as analyses
 from app.analyses.guard import Drain, DrainMiddleware
 from app.analyses.repository import sweep_interrupted
@@ -21,7 +22,7 @@ from app.deps import State
 from app.errors import install_error_handlers
 from app.json_body import JsonBodyMiddleware
 from app.llm import ModelSlot
-from app.logs import AccessLogMiddleware, configure_logging
+from app.logs import PROBE_PATHS, AccessLogMiddleware, configure_logging
 from app.metrics import Metrics
 from app.request_id import RequestIdMiddleware
 from app.routers import health, me
@@ -49,6 +50,7 @@ async def _maintain(sessionmaker: SessionMaker, settings: Settings) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     drain = Drain(settings.shutdown_drain_seconds)
+    owns_telemetry = telemetry.configure(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[State]:
@@ -81,6 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await chat_model.aclose()
             await engine.dispose()
             metrics.close()
+            if owns_telemetry:
+                telemetry.shutdown()
 
     app = FastAPI(
         title="Compliance analysis service",
@@ -111,4 +115,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(DrainMiddleware, drain=drain)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    telemetry.instrument(app, PROBE_PATHS)
     return app

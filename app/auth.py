@@ -15,6 +15,7 @@ from sqlalchemy import Table, delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app import telemetry
 from app.config import Settings
 from app.db import SessionMaker
 from app.deps import EngineDep, SettingsDep
@@ -168,7 +169,9 @@ async def get_current_user(
             logger.info("token rejected: %s", exc)
             raise unauthorized(f"invalid token: {exc}") from None
     jti = claims.get("jti")
-    if jti is not None and not await consume_jti(engine, jti, claims["exp"]):
+    if jti is not None and not await telemetry.traced(
+        "auth.jti", consume_jti(engine, jti, claims["exp"])
+    ):
         logger.warning("token replay rejected")
         raise unauthorized("invalid token: token has already been used")
     user = TokenPayload(sub=claims["sub"], org=claims["org"], role=claims["role"])

@@ -8,6 +8,7 @@ import logging
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app import telemetry
 from app.auth import InvalidToken, validate_token
 from app.config import Settings
 from app.errors import Failure, error_response
@@ -47,7 +48,8 @@ class AuthGate:
             await self._refuse(scope, receive, send, "missing bearer token")
             return
         try:
-            claims = validate_token(token, self.settings)
+            with telemetry.span("auth"):
+                claims = validate_token(token, self.settings)
         except InvalidToken as exc:
             logger.info("token rejected: %s", exc)
             await self._refuse(scope, receive, send, f"invalid token: {exc}")

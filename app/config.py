@@ -95,14 +95,21 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o"
     azure_openai_endpoint: str | None = None
     azure_openai_api_key: SecretStr | None = None
+    # None: `key` when AZURE_OPENAI_API_KEY is set, else `entra` (the service's identity).
+    azure_openai_auth: Literal["key", "entra"] | None = None
+    azure_client_id: str | None = None
     azure_openai_deployment: str = "gpt-4o"
     openai_api_version: str = "2024-10-01-preview"
     llm_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_fast_path: bool = True
+    llm_structured_output: bool = True
     llm_section_chars: int | None = Field(default=None, ge=0)
     llm_section_concurrency: int = Field(default=4, ge=1, le=16)
     llm_max_event_bytes: int = Field(default=1 << 20, ge=1024)
+
+    # The SDK reads it (and every other OTEL_* variable) itself; set, traces and metrics are on.
+    otel_exporter_otlp_endpoint: str | None = None
 
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     sse_send_timeout_seconds: float = Field(default=20.0, gt=0)
@@ -151,12 +158,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "LLM_PROVIDER=openai needs OPENAI_API_KEY (any value for a keyless server)"
             )
-        if self.llm_provider == "azure" and not (
-            self.azure_openai_endpoint and self.azure_openai_api_key
-        ):
-            raise ValueError(
-                "LLM_PROVIDER=azure needs AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY"
-            )
+        if self.llm_provider == "azure" and not self.azure_openai_endpoint:
+            raise ValueError("LLM_PROVIDER=azure needs AZURE_OPENAI_ENDPOINT")
+        if self.azure_openai_auth == "key" and self.azure_openai_api_key is None:
+            raise ValueError("AZURE_OPENAI_AUTH=key needs AZURE_OPENAI_API_KEY")
         return self
 
     @field_validator("metrics_allow")
@@ -187,6 +192,13 @@ class Settings(BaseSettings):
         if self.llm_section_chars is not None:
             return self.llm_section_chars
         return 0 if self.llm_provider == "local" else DEFAULT_SECTION_CHARS
+
+    @property
+    def azure_auth(self) -> Literal["key", "entra"]:
+        """How the service authenticates to Azure OpenAI: an API key or Entra ID tokens."""
+        if self.azure_openai_auth is not None:
+            return self.azure_openai_auth
+        return "key" if self.azure_openai_api_key is not None else "entra"
 
     @property
     def docs_enabled(self) -> bool:

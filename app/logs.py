@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.request_id import current_request_id
 from app.scope import ANALYSIS_LOG, REQUEST_ID, USER
+from app.telemetry import trace_ids
 
 PROBE_PATHS = ("/health", "/ready", "/metrics")
 QUIET_LIBRARIES = (
@@ -30,6 +31,9 @@ QUIET_LIBRARIES = (
     "aiosqlite",
     "asyncpg",
     "sqlalchemy",
+    "azure",
+    "msal",
+    "urllib3",
 )
 access_logger = logging.getLogger("app.access")
 
@@ -96,6 +100,8 @@ class JsonFormatter(_SafeTracebacks):
         request_id = getattr(record, "request_id", None) or current_request_id.get()
         if request_id:
             entry["request_id"] = request_id
+        if (ids := trace_ids()) is not None:
+            entry["trace_id"], entry["span_id"] = ids
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             entry.update(fields)

@@ -8,11 +8,8 @@ offline analyzer relies on that to quote clauses verbatim.
 import json
 import re
 import secrets
-from enum import StrEnum
 from functools import cache
-from typing import TYPE_CHECKING, get_args, get_origin
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from app.schemas import AnalysisDraft
 
@@ -35,31 +32,84 @@ fits best, `other` when none does. List the most serious findings first. \
 If there is no risk, return an empty findings list and say so in the summary."""
 
 
-def _placeholder(annotation: object, description: str | None) -> str:
-    if get_origin(annotation) is list:
-        (item,) = get_args(annotation)
-        return f"[{_placeholder(item, None)}]"
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return _shape_of(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, StrEnum):
-        return json.dumps("|".join(member.value for member in annotation))
-    if annotation in (int, float):
-        return f"<{description or 'number'}>"
-    return json.dumps(f"<{description or 'text'}>", ensure_ascii=False)
+# What OpenAI's and Azure OpenAI's strict structured outputs both accept. Numeric bounds and
+# defaults are not among them everywhere: the schema keeps the shape and the choices, and the
+# contract's own validation still checks the bounds of every answer.
+_STRICT_KEYWORDS = frozenset({"type", "properties", "items", "enum", "anyOf", "description"})
+SCHEMA_NAME = "AnalysisDraft"
 
 
-def _shape_of(model: type[BaseModel]) -> str:
-    fields = (
-        f"{json.dumps(name)}: {_placeholder(info.annotation, info.description)}"
-        for name, info in model.model_fields.items()
-    )
-    return "{" + ", ".join(fields) + "}"
+def strict_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema as OpenAI's strict mode takes it.
+
+    References are inlined (a `$ref` may have no sibling keywords there), every object lists all
+    its properties as required and forbids others, and keywords outside `_STRICT_KEYWORDS`
+    (titles, defaults, bounds) are dropped. A recursive schema is refused.
+    """
+    definitions: dict[str, Any] = schema.get("$defs", {})
+
+    def strict(node: dict[str, Any], expanding: tuple[str, ...]) -> dict[str, Any]:
+        if "$ref" in node:
+            name = node["$ref"].removeprefix("#/$defs/")
+            if name in expanding:
+                raise ValueError(f"recursive schema: {name}")
+            target = strict(definitions[name], (*expanding, name))
+            if "description" in node:
+                target["description"] = node["description"]
+            return target
+        result: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "properties":
+                result[key] = {name: strict(sub, expanding) for name, sub in value.items()}
+            elif key == "items":
+                result[key] = strict(value, expanding)
+            elif key == "anyOf":
+                result[key] = [strict(sub, expanding) for sub in value]
+            elif key in _STRICT_KEYWORDS:
+                result[key] = value
+        if result.get("type") == "object":
+            result["required"] = list(result.get("properties", {}))
+            result["additionalProperties"] = False
+        return result
+
+    return strict(schema, ())
+
+
+@cache
+def answer_schema() -> dict[str, Any]:
+    """The strict JSON schema of the answer, from the contract (`AnalysisDraft`)."""
+    return strict_json_schema(AnalysisDraft.model_json_schema())
+
+
+@cache
+def response_format() -> dict[str, Any]:
+    """The `response_format` of an analysis request: structured outputs, strict."""
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": answer_schema()},
+    }
+
+
+def _shape_of(node: dict[str, Any]) -> str:
+    kind = node.get("type")
+    if kind == "object":
+        fields = (
+            f"{json.dumps(name)}: {_shape_of(sub)}" for name, sub in node["properties"].items()
+        )
+        return "{" + ", ".join(fields) + "}"
+    if kind == "array":
+        return f"[{_shape_of(node['items'])}]"
+    if "enum" in node:
+        return json.dumps("|".join(node["enum"]))
+    if kind in ("number", "integer"):
+        return f"<{node.get('description') or 'number'}>"
+    return json.dumps(f"<{node.get('description') or 'text'}>", ensure_ascii=False)
 
 
 @cache
 def answer_shape() -> str:
-    """The answer's shape, written from the contract itself so the two cannot drift apart."""
-    return _shape_of(AnalysisDraft)
+    """The answer's shape for the prompt, written from the same schema the model is held to."""
+    return _shape_of(answer_schema())
 
 
 _FENCE = re.compile(r"<<<DOCUMENT ([0-9a-f]{32})>>>\n")

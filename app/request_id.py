@@ -7,6 +7,7 @@ from contextvars import ContextVar
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import telemetry
 from app.scope import BODY_SEND, REQUEST_ID
 
 _SANE = re.compile(rb"^[A-Za-z0-9._:\-]{8,128}$")
@@ -31,6 +32,7 @@ class RequestIdMiddleware:
         state = scope.setdefault("state", {})
         state[REQUEST_ID] = request_id
         state[BODY_SEND] = send
+        telemetry.annotate({"app.request_id": request_id})
         header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:

@@ -32,7 +32,14 @@ from types import FrameType, TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-__all__ = ["DEFAULT_TEXT", "OpenAIServer", "RecordedRequest", "Script", "main"]
+__all__ = [
+    "DEFAULT_TEXT",
+    "OpenAIServer",
+    "RecordedRequest",
+    "Script",
+    "main",
+    "response_format_problem",
+]
 
 DEFAULT_TEXT = "Hello! This is a scripted response from the test server."
 SYSTEM_FINGERPRINT = "fp_testserver"
@@ -55,6 +62,101 @@ _ERROR_KINDS: dict[int, tuple[str, str]] = {
     503: ("server_error", "service_unavailable"),
     504: ("server_error", "gateway_timeout"),
 }
+
+
+# Structured outputs, as both OpenAI and Azure OpenAI check a strict schema: the keywords both
+# accept (Azure refuses numeric and length bounds, patterns and formats), and their limits.
+_STRICT_KEYWORDS = frozenset(
+    {"type", "properties", "required", "additionalProperties", "items", "enum", "const"}
+    | {"anyOf", "description", "title", "$ref", "$defs", "definitions"}
+)
+_STRICT_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
+_STRICT_MAX_DEPTH = 10
+_STRICT_MAX_PROPERTIES = 5000
+_STRICT_MAX_ENUM_VALUES = 1000
+_SCHEMA_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The first Azure OpenAI API version with structured outputs.
+_AZURE_STRUCTURED_OUTPUTS = "2024-08-01-preview"
+
+
+def response_format_problem(body: dict[str, Any], azure_api_version: str | None) -> str | None:
+    """Why the server would refuse the request's ``response_format`` (None: accepted)."""
+    if "response_format" not in body:
+        return None
+    fmt = body["response_format"]
+    if not isinstance(fmt, dict) or fmt.get("type") not in ("text", "json_object", "json_schema"):
+        return "response_format.type must be one of text, json_object, json_schema"
+    if fmt["type"] != "json_schema":
+        return None
+    if azure_api_version is not None and azure_api_version < _AZURE_STRUCTURED_OUTPUTS:
+        return f"response_format json_schema needs api-version {_AZURE_STRUCTURED_OUTPUTS} or later"
+    spec = fmt.get("json_schema")
+    if not isinstance(spec, dict) or not _SCHEMA_NAME.match(str(spec.get("name", ""))):
+        return "response_format.json_schema.name must match ^[a-zA-Z0-9_-]{1,64}$"
+    name = spec["name"]
+    schema = spec.get("schema")
+    if not isinstance(schema, dict):
+        return f"Invalid schema for response_format '{name}': schema must be an object"
+    if spec.get("strict") is not True:
+        return None
+    problem = _strict_problem(schema)
+    return f"Invalid schema for response_format '{name}': {problem}" if problem else None
+
+
+def _strict_problem(root: dict[str, Any]) -> str | None:
+    if root.get("type") != "object":
+        return "the root schema must be of type 'object'"
+    definitions: dict[str, Any] = {**root.get("definitions", {}), **root.get("$defs", {})}
+    counts = {"properties": 0, "enum": 0}
+
+    def check(node: Any, where: str, depth: int) -> str | None:
+        if not isinstance(node, dict):
+            return f"{where}: a schema must be an object"
+        if depth > _STRICT_MAX_DEPTH:
+            return f"{where}: more than {_STRICT_MAX_DEPTH} levels of nesting"
+        unknown = sorted(set(node) - _STRICT_KEYWORDS)
+        if unknown:
+            return f"{where}: '{unknown[0]}' is not permitted"
+        if "$ref" in node:
+            if set(node) - {"$ref", "description", "title"}:
+                return f"{where}: a $ref must not have sibling keywords"
+            target = str(node["$ref"]).rsplit("/", 1)[-1]
+            return None if target in definitions else f"{where}: unresolved $ref {node['$ref']}"
+        for index, option in enumerate(node.get("anyOf", ())):
+            if problem := check(option, f"{where}.anyOf[{index}]", depth + 1):
+                return problem
+        types = node.get("type")
+        for kind in types if isinstance(types, list) else [types]:
+            if kind is not None and kind not in _STRICT_TYPES:
+                return f"{where}: unknown type {kind!r}"
+        if "enum" in node:
+            counts["enum"] += len(node["enum"])
+            if counts["enum"] > _STRICT_MAX_ENUM_VALUES:
+                return f"more than {_STRICT_MAX_ENUM_VALUES} enum values in all"
+        if types == "object" or "properties" in node:
+            properties = node.get("properties", {})
+            if node.get("additionalProperties") is not False:
+                return f"{where}: 'additionalProperties' is required to be supplied and to be false"
+            missing = sorted(set(properties) - set(node.get("required", ())))
+            if missing:
+                return (
+                    f"{where}: 'required' is required to be supplied and to be an array "
+                    f"including every key in properties. Missing '{missing[0]}'"
+                )
+            counts["properties"] += len(properties)
+            if counts["properties"] > _STRICT_MAX_PROPERTIES:
+                return f"more than {_STRICT_MAX_PROPERTIES} properties in all"
+            for key, sub in properties.items():
+                if problem := check(sub, f"{where}.{key}", depth + 1):
+                    return problem
+        if "items" in node and (problem := check(node["items"], f"{where}[]", depth + 1)):
+            return problem
+        return None
+
+    for key, definition in definitions.items():
+        if problem := check(definition, f"$defs.{key}", 1):
+            return problem
+    return check({k: v for k, v in root.items() if k not in ("$defs", "definitions")}, "root", 0)
 
 
 def split_tokens(text: str) -> list[str]:
@@ -633,6 +735,9 @@ class OpenAIServer:
                 writer, req, 401, f"Incorrect API key provided: {req.api_key}", keep_alive
             )
 
+        azure_version = req.api_version if req.is_azure else None
+        if problem := response_format_problem(req.body, azure_version):
+            return await self._send_error(writer, req, 400, problem, keep_alive)
         model = req.model or "gpt-test"
         spec = next(
             (name for name in (req.deployment, model) if name and name.startswith("script:")),

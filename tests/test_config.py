@@ -145,6 +145,15 @@ def test_service_refuses_to_start_with_a_one_line_reason() -> None:
     [
         ({"LLM_PROVIDER": "openai"}, "OPENAI_API_KEY"),
         ({"LLM_PROVIDER": "azure", "AZURE_OPENAI_API_KEY": "k"}, "AZURE_OPENAI_ENDPOINT"),
+        (
+            {
+                "LLM_PROVIDER": "azure",
+                "AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com",
+                "AZURE_OPENAI_AUTH": "key",
+            },
+            "AZURE_OPENAI_API_KEY",
+        ),
+        ({"AZURE_OPENAI_AUTH": "certificate"}, "azure_openai_auth"),
         ({"LLM_PROVIDER": "mistral"}, "llm_provider"),
     ],
 )

@@ -26,8 +26,8 @@ ENVIRONMENTS = ("production", "staging")
 APP_FILE = "containerapp.yaml"
 JOB_FILE = "migrate-job.yaml"
 
-# Read by uvicorn itself, not by app.config.Settings.
-UVICORN_VARIABLES = {"FORWARDED_ALLOW_IPS"}
+# Read by uvicorn and azure-identity themselves, not by app.config.Settings.
+UVICORN_VARIABLES = {"FORWARDED_ALLOW_IPS", "AZURE_TOKEN_CREDENTIALS"}
 # Container Apps' HTTP ingress times requests out after 240 s (learn.microsoft.com, "Ingress in
 # Azure Container Apps"): a stream must end, with [DONE], before that.
 INGRESS_REQUEST_TIMEOUT_SECONDS = 240
@@ -221,7 +221,20 @@ def test_the_app_accepts_the_configuration(environment: str) -> None:
     settings = Settings.model_validate(values)
     assert settings.app_env == "production"
     assert settings.llm_provider == "azure"
-    assert settings.azure_openai_api_key is not None
+    assert settings.azure_auth == "entra"
+    assert settings.azure_openai_api_key is None
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_no_model_key_anywhere(environment: str) -> None:
+    """Keyless Azure OpenAI: the identity gets tokens; no key is stored, referenced or set."""
+    for name in (APP_FILE, JOB_FILE):
+        text = (DEPLOY / environment / name).read_text(encoding="utf-8").lower()
+        assert "api_key" not in text
+        assert "api-key" not in text
+    variables = env_of(load(environment, APP_FILE))
+    assert variables["AZURE_TOKEN_CREDENTIALS"]["value"] == "ManagedIdentityCredential"
+    assert variables["AZURE_CLIENT_ID"]["value"] == "${IDENTITY_CLIENT_ID}"
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

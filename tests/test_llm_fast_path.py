@@ -13,7 +13,8 @@ from langchain_openai.chat_models.base import BaseChatOpenAI
 
 from app.llm.fast_openai import STOCK_ONLY_SETTINGS, FastAzureChatOpenAI, FastChatOpenAI
 from app.llm.transport import model_http_client
-from app.prompt import build_messages
+from app.prompt import build_messages, response_format
+from app.schemas import AnalysisDraft
 from devtools.openai_server import OpenAIServer, Script
 from tests.conftest import Factory, bearer, live_server, openai_settings
 from tests.test_stream import ANSWER, DOCUMENT, chunked, wait_row
@@ -197,8 +198,45 @@ async def test_the_fast_path_is_taken(upstream: OpenAIServer) -> None:
     chunks, _ = await collect(chat, messages, False)
     assert "".join(str(chunk.content) for chunk in chunks) == json.dumps(ANSWER)
     assert not chat.fast_path_applies(messages, {"tools": []})
+    assert chat.fast_path_applies(messages, {"response_format": response_format()})
+    assert chat.fast_path_applies(messages, {"response_format": {"type": "json_object"}})
+    # A class to parse the answer into: the stock path (the SDK's parsing stream).
+    assert not chat.fast_path_applies(messages, {"response_format": AnalysisDraft})
     assert not model(True, upstream, False, top_p=0.5).fast_path_applies(messages, {})
     assert not model(True, upstream, False, use_responses_api=True).fast_path_applies(messages, {})
+
+
+def usage_total(chunks: list[AIMessageChunk]) -> tuple[int, int]:
+    usages = [chunk.usage_metadata for chunk in chunks if chunk.usage_metadata]
+    return sum(u["input_tokens"] for u in usages), sum(u["output_tokens"] for u in usages)
+
+
+@pytest.mark.parametrize("azure", [False, True], ids=["openai", "azure"])
+async def test_the_structured_output_request_is_the_stock_one(
+    upstream: OpenAIServer, azure: bool
+) -> None:
+    """With `response_format`, the stock class streams through the SDK's parsing helper and
+    yields its usage in a last chunk of its own; the fast path sends the same request and yields
+    the same text and the same usage."""
+    messages = build_messages("Clause 1. The supplier's liability is unlimited.", "contract", "o")
+    results = []
+    for fast in (False, True):
+        upstream.script(SCRIPTS["answer"])
+        chat = model(fast, upstream, azure, stream_usage=True)
+        try:
+            chunks = [c async for c in chat.astream(messages, response_format=response_format())]
+        finally:
+            await chat.http_async_client.aclose()
+        results.append(chunks)
+    stock, quick = results
+    assert "".join(str(c.content) for c in quick) == "".join(str(c.content) for c in stock)
+    assert "".join(str(c.content) for c in quick) == json.dumps(ANSWER)
+    assert usage_total(quick) == usage_total(stock) == (77, len(SCRIPTS["answer"].tokens))
+    assert quick[-1].chunk_position == stock[-1].chunk_position == "last"
+    first, second = upstream.requests[-2:]
+    assert first.status == second.status == 200
+    assert first.body == second.body
+    assert first.body["response_format"] == response_format()
 
 
 def test_the_fast_path_knows_every_request_setting() -> None:

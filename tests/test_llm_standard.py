@@ -85,7 +85,7 @@ def expected_failure(suite: type, name: str, reason: str) -> Callable[..., Any]:
 
 # What the test server cannot do; the stock classes fail these exactly as the fast ones do.
 NO_TOOLS = "the test server answers every request with scripted text, never a tool call"
-NO_SCHEMA = "the test server ignores tools and response_format, so no structured output"
+NO_SCHEMA = "the test server checks response_format but answers scripted text: no structured output"
 SERVER_LIMITS: dict[str, str] = {
     "test_tool_calling": NO_TOOLS,
     "test_tool_calling_async": NO_TOOLS,

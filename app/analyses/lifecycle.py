@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive
 
+from app import telemetry
 from app.analyses.guard import SHUTTING_DOWN, Drain, StopReason, StreamGuard
 from app.analyses.repository import Limits, Outcome, finish_analysis, start_analysis
 from app.analyses.run import AnalysisRun, Failed, aclose
@@ -58,6 +59,7 @@ UPSTREAM_CODES = frozenset(
         "upstream_timeout",
         "upstream_rate_limited",
         "upstream_auth",
+        "upstream_token_unavailable",
         "model_error",
         "invalid_model_output",
     }
@@ -147,7 +149,8 @@ class AnalysisLifecycle:
         row is committed, so a refused start never reaches the model.
         """
         settings = self.settings
-        write = asyncio.ensure_future(
+        write = telemetry.task(
+            "analysis.start",
             start_analysis(
                 self.engine,
                 user=self.user,
@@ -161,7 +164,7 @@ class AnalysisLifecycle:
                     settings.user_requests_per_minute,
                     settings.stream_max_seconds,
                 ),
-            )
+            ),
         )
         self._write = write
         if self.chat.http_client is None:
@@ -265,7 +268,11 @@ class AnalysisLifecycle:
             duration_ms=round(seconds * 1000),
         )
         self._observe(analysis_id, outcome, ttft, seconds)
-        task = asyncio.ensure_future(finish_analysis(self.engine, analysis_id, outcome))
+        ids = {"app.analysis_id": str(analysis_id)}
+        telemetry.annotate(ids)
+        task = telemetry.task(
+            "analysis.finish", finish_analysis(self.engine, analysis_id, outcome), ids
+        )
         _background.add(task)
         task.add_done_callback(_background.discard)
         await asyncio.shield(task)

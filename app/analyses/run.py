@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from app import telemetry
 from app.analyses.scanner import FindingScanner
 from app.errors import Failure
 from app.llm import ChatModel, classify_failure, failure_cause
@@ -65,7 +66,10 @@ class AnalysisRun:
     async def events(self) -> AsyncIterator[Event]:
         """Yield events; always ends with exactly one Completed or Failed."""
         scanner = FindingScanner()
-        stream = self.chat.model.astream(self.messages)
+        span = telemetry.start_span(f"chat {self.chat.name}", telemetry.chat_attributes(self.chat))
+        started = time.monotonic()
+        finish_reason = None
+        stream = self.chat.model.astream(self.messages, **self.chat.answer_options)
         try:
             async for chunk in stream:
                 usage = chunk.usage_metadata
@@ -74,9 +78,11 @@ class AnalysisRun:
                     self.completion_tokens = (self.completion_tokens or 0) + usage["output_tokens"]
                 text = chunk.content
                 if not text or not isinstance(text, str):
+                    finish_reason = chunk.response_metadata.get("finish_reason") or finish_reason
                     continue
                 if self.first_token_at is None:
                     self.first_token_at = time.monotonic()
+                    span.set_attribute(telemetry.TIME_TO_FIRST_CHUNK, self.first_token_at - started)
                 self.tokens += 1
                 yield Token(text)
                 for raw in scanner.feed(text):
@@ -94,10 +100,12 @@ class AnalysisRun:
                 self.chat.upstream or self.chat.provider,
                 failure_cause(exc),
             )
+            telemetry.failed(span, failure.code)
             yield Failed(failure)
             return
         finally:
             await aclose(stream)
+            telemetry.end_chat(span, self.prompt_tokens, self.completion_tokens, finish_reason)
         try:
             draft = parse_draft(scanner.text)
         except ValidationError as exc:

@@ -6,8 +6,9 @@ thread after the server starts: liveness answers at once, readiness waits for th
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import httpx2
@@ -18,6 +19,8 @@ from app.llm.transport import RowNotWritten, hold_requests_until, model_http_cli
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+    from app.llm.entra import EntraTokens
 
 __all__ = [
     "ChatModel",
@@ -39,10 +42,15 @@ class ChatModel:
     http_client: httpx2.AsyncClient | None = None
     # host[:port] of the model endpoint, named in the log line of every failed model request.
     upstream: str | None = None
+    tokens: "EntraTokens | None" = None
+    # Keyword arguments of the analysis call (`astream`): the structured-output schema.
+    answer_options: Mapping[str, Any] = field(default_factory=dict)
 
     async def aclose(self) -> None:
         if self.http_client is not None:
             await self.http_client.aclose()
+        if self.tokens is not None:
+            await self.tokens.aclose()
 
 
 def build_chat_model(settings: Settings) -> ChatModel:
@@ -57,9 +65,11 @@ def build_chat_model(settings: Settings) -> ChatModel:
     from langchain_openai import AzureChatOpenAI, ChatOpenAI
 
     from app.llm.fast_openai import FastAzureChatOpenAI, FastChatOpenAI
+    from app.prompt import response_format
 
     client = model_http_client(settings.llm_timeout_seconds)
-    common = {
+    options = {"response_format": response_format()} if settings.llm_structured_output else {}
+    common: dict[str, Any] = {
         "timeout": settings.llm_timeout_seconds,
         "max_retries": settings.llm_max_retries,
         "stream_usage": True,
@@ -77,20 +87,30 @@ def build_chat_model(settings: Settings) -> ChatModel:
         if isinstance(openai_model, FastChatOpenAI):
             openai_model.cap_events(settings.llm_max_event_bytes)
         upstream = _host(settings.openai_base_url or "https://api.openai.com/v1")
-        return ChatModel(openai_model, "openai", settings.openai_model, client, upstream)
+        return ChatModel(
+            openai_model, "openai", settings.openai_model, client, upstream, answer_options=options
+        )
 
+    tokens = None
+    if settings.azure_auth == "entra":
+        from app.llm.entra import entra_tokens
+
+        tokens = entra_tokens(settings.azure_client_id)
+        common["azure_ad_async_token_provider"] = tokens.token
+    else:
+        common["api_key"] = settings.azure_openai_api_key
     azure_class = FastAzureChatOpenAI if settings.llm_fast_path else AzureChatOpenAI
     azure_model = azure_class(
         azure_endpoint=settings.azure_openai_endpoint,
         azure_deployment=settings.azure_openai_deployment,
         api_version=settings.openai_api_version,
-        api_key=settings.azure_openai_api_key,
         **common,
     )
     if isinstance(azure_model, FastAzureChatOpenAI):
         azure_model.cap_events(settings.llm_max_event_bytes)
     upstream = _host(settings.azure_openai_endpoint or "")
-    return ChatModel(azure_model, "azure", settings.azure_openai_deployment, client, upstream)
+    deployment = settings.azure_openai_deployment
+    return ChatModel(azure_model, "azure", deployment, client, upstream, tokens, options)
 
 
 def _host(url: str) -> str:
@@ -121,8 +141,12 @@ def classify_failure(exc: BaseException) -> Failure:
     """Map a provider exception to a stable error code and HTTP status."""
     import openai
 
+    from app.llm.entra import TokenUnavailable
     from app.llm.sse import EventTooLarge
 
+    if isinstance(exc, TokenUnavailable):
+        message = "the service could not obtain a token for the model"
+        return Failure("upstream_token_unavailable", message, 503, True)
     if isinstance(exc, EventTooLarge):
         return Failure("invalid_model_output", str(exc), 502, False)
     if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):

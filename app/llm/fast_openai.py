@@ -12,8 +12,11 @@ back to a dict for langchain-openai, wraps each read in a per-chunk timer, and
   messages as `BaseChatModel.astream` (ids, response metadata, the last chunk with
   `chunk_position="last"`) without keeping them.
 
-Whatever this path does not cover (tools, structured output, the Responses API, sampling
-settings it does not know, `output_version="v1"`, callbacks) goes through the stock code.
+A `response_format` given as a JSON object (structured outputs with a JSON schema, or JSON mode)
+is sent as it is: the answer streams as text either way. Whatever this path does not cover
+(tools, a pydantic class to parse the answer into, `with_structured_output`, the Responses API,
+sampling settings it does not know, `output_version="v1"`, callbacks) goes through the stock
+code.
 tests/test_llm_fast_path.py compares both paths chunk by chunk and request by request.
 """
 
@@ -72,6 +75,8 @@ STOCK_ONLY_SETTINGS = (
     "truncation",
     "store",
 )
+# `response_format` types whose answer streams as plain content, with nothing to parse.
+_PLAIN_FORMATS = ("json_schema", "json_object", "text")
 # Models that langchain-openai sends to the Responses API unless told otherwise.
 _RESPONSES_MODEL_MARKERS = ("-pro", "-sol", "codex", "gpt-6")
 
@@ -190,8 +195,16 @@ class FastChunks(_Model):
         """Whether this request is one the fast path sends exactly as the stock path would."""
         name = (self.model_name or "").lower()
         key = self.openai_api_key
+        response_format = kwargs.get("response_format")
         return not (
-            set(kwargs) - {"stream_usage"}
+            set(kwargs) - {"stream_usage", "response_format"}
+            or not (
+                response_format is None
+                or (
+                    isinstance(response_format, dict)
+                    and response_format.get("type") in _PLAIN_FORMATS
+                )
+            )
             or self.model_kwargs
             or self.include_response_headers
             or self.use_responses_api
@@ -211,9 +224,16 @@ class FastChunks(_Model):
             )
         )
 
-    def payload(self, messages: list[BaseMessage], stream_usage: bool | None) -> dict[str, Any]:
+    def payload(
+        self,
+        messages: list[BaseMessage],
+        stream_usage: bool | None,
+        response_format: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """The request body, for requests where `fast_path_applies`."""
         body: dict[str, Any] = {"model": self.model_name, "stream": True}
+        if response_format is not None:
+            body["response_format"] = response_format
         if self.max_tokens is not None:
             # Both classes send it under its current name.
             body["max_completion_tokens"] = self.max_tokens
@@ -264,7 +284,8 @@ class FastChunks(_Model):
                 yield stock
             return
         v1 = self.output_version == "v1"
-        async for chunk in self.chunks(self.payload(messages, stream_usage)):
+        body = self.payload(messages, stream_usage, kwargs.get("response_format"))
+        async for chunk in self.chunks(body):
             converted = message_chunk(chunk)
             if converted is None:
                 continue
@@ -305,7 +326,8 @@ class FastChunks(_Model):
             return
         run_id = f"{LC_ID_PREFIX}-{uuid.uuid4()}"
         last: AIMessageChunk | None = None
-        async for chunk in self.chunks(self.payload(messages, kwargs.get("stream_usage"))):
+        body = self.payload(messages, kwargs.get("stream_usage"), kwargs.get("response_format"))
+        async for chunk in self.chunks(body):
             converted = message_chunk(chunk)
             if converted is None:
                 continue

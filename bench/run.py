@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import report  # noqa: E402
+from bench import report, startup  # noqa: E402
 from bench.analysis_answer import answer_tokens  # noqa: E402
 from bench.postgres import scratch_database  # noqa: E402
 from bench.processes import exit_on_signals, python, spawn, stop, stop_all  # noqa: E402
@@ -33,7 +33,6 @@ from bench.upstream import Upstream  # noqa: E402
 from tests.openai_server import raise_open_files_limit  # noqa: E402
 
 BIG_APPS = ("product-postgres",)
-COLD_START_APPS = ("reference", "product-sqlite")
 DOCUMENT = (ROOT / "examples" / "contract.txt").read_text(encoding="utf-8")
 
 
@@ -204,16 +203,6 @@ class Bench:
                 results[app.name][name] = combine(name, runs)
         return results
 
-    def cold_start(self, app: App) -> dict[str, Any]:
-        times = []
-        for _ in range(self.plan.cold_runs):
-            service = Service(app, self.workdir / f"{app.name}-cold.log", workers=2)
-            try:
-                times.append(service.wait("/health"))
-            finally:
-                service.close()
-        return {"runs_s": [round(t, 3) for t in times], "median_s": statistics.median(times)}
-
     @staticmethod
     def progress(app: App, scenario: str, result: dict[str, Any]) -> None:
         print(f"  {app.name:<17} {scenario:<13} {report.one_line(result)}", flush=True)
@@ -259,7 +248,7 @@ def build_apps(
 
 
 def run_all(args: argparse.Namespace, plan: Plan, workdir: Path) -> dict[str, Any]:
-    results: dict[str, Any] = {"apps": {}, "cold_start": {}, "plan": asdict(plan)}
+    results: dict[str, Any] = {"apps": {}, "startup": {}, "plan": asdict(plan)}
     only = set(args.scenarios.split(",")) if args.scenarios else None
     with scratch_database(skip=args.skip_postgres) as postgres:
         upstream = Upstream()
@@ -271,11 +260,11 @@ def run_all(args: argparse.Namespace, plan: Plan, workdir: Path) -> dict[str, An
             results["postgres_version"] = postgres[1] if postgres else None
             if args.apps:
                 apps = [app for app in apps if app.name in args.apps.split(",")]
-            results["apps"] = bench.run_apps(apps, only)
-            for app in apps:
-                if app.name in COLD_START_APPS and (only is None or "cold_start" in only):
-                    results["cold_start"][app.name] = cold = bench.cold_start(app)
-                    print(f"  {app.name:<17} cold start    {cold}", flush=True)
+            if only is None or only - {"startup", "cold_start"}:
+                results["apps"] = bench.run_apps(apps, only)
+            if only is None or only & {"startup", "cold_start"}:
+                # Its own processes (2 workers each, the image's command), after every other step.
+                results["startup"] = startup.measure(upstream, workdir, plan.cold_runs)
         finally:
             upstream.close()
     return results
@@ -317,8 +306,15 @@ def main() -> None:
     print(table)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+    if results["startup"]:
+        startup_table = startup.render(
+            results["startup"], results["plan"]["cold_runs"], command, results["date"]
+        )
+        print(startup_table)
     if not args.no_write:
         report.write(ROOT / "docs" / "performance.md", table)
+        if results["startup"]:
+            startup.write(ROOT / "docs" / "performance.md", startup_table)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-import httpx2
-
 from app.config import Settings
 from app.errors import AppError, Failure
 from app.llm.transport import RowNotWritten, hold_requests_until, model_http_client
 
 if TYPE_CHECKING:
+    import httpx2
     from langchain_core.language_models import BaseChatModel
 
 __all__ = [
@@ -36,7 +35,7 @@ class ChatModel:
     model: "BaseChatModel"
     provider: str
     name: str
-    http_client: httpx2.AsyncClient | None = None
+    http_client: "httpx2.AsyncClient | None" = None
     # host[:port] of the model endpoint, named in the log line of every failed model request.
     upstream: str | None = None
 
@@ -119,6 +118,7 @@ def failure_cause(exc: BaseException) -> str:
 
 def classify_failure(exc: BaseException) -> Failure:
     """Map a provider exception to a stable error code and HTTP status."""
+    import httpx2
     import openai
 
     from app.llm.sse import EventTooLarge

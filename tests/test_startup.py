@@ -27,7 +27,10 @@ from app.llm import build_chat_model
 settings = load_settings()
 create_app(settings)
 build_chat_model(settings)
-watched = ("openai", "langchain_openai", "httpx2", "app.analyzer", "numpy", "jose")
+watched = (
+    "openai", "langchain_openai", "langchain_core.language_models", "langsmith", "httpx2",
+    "app.analyzer", "numpy",
+)
 print(" ".join(sorted(name for name in watched if name in sys.modules)))
 """
 
@@ -55,7 +58,15 @@ def imported_by(provider: str, tmp_path: Path) -> set[str]:
 def test_the_offline_analyzer_imports_no_model_client(tmp_path: Path) -> None:
     loaded = imported_by("local", tmp_path)
     assert "app.analyzer" in loaded
-    assert not loaded & {"openai", "langchain_openai"}
+    # Nor LangChain's chat-model machinery (callbacks, tracers, LangSmith): the service streams
+    # the analyzer's chunks itself.
+    assert not loaded & {
+        "openai",
+        "langchain_openai",
+        "langchain_core.language_models",
+        "langsmith",
+        "httpx2",
+    }
 
 
 @pytest.mark.process
@@ -131,3 +142,18 @@ def test_a_stale_or_broken_compilation_is_not_used(tmp_path: Path) -> None:
     (tmp_path / "claudette.npz").write_bytes(b"PK\x03\x04 not a zip")
     model = learned.read_model("claudette", tmp_path)
     np.testing.assert_array_equal(model.bias, np.asarray(document["bias"]))
+
+
+async def test_the_service_streams_what_the_langchain_analyzer_streams() -> None:
+    """`OfflineStream` (served) and `OfflineAnalyzer` (LangChain) give the same chunks."""
+    from app.analyzer.chat_model import OfflineAnalyzer
+    from app.analyzer.stream import OfflineStream
+    from app.prompt import build_messages
+
+    document = (ROOT / "examples" / "contract.txt").read_text(encoding="utf-8")
+    messages = build_messages(document, "contract", "org-a")
+    served = [chunk async for chunk in OfflineStream().astream(messages)]
+    langchain = [chunk async for chunk in OfflineAnalyzer().astream(messages)]
+    assert [c.content for c in served] == [c.content for c in langchain]
+    assert served[-1].usage_metadata == langchain[-1].usage_metadata
+    assert json.loads("".join(str(c.content) for c in served))["findings"]

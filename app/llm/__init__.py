@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     import httpx2
     from langchain_core.language_models import BaseChatModel
 
+    from app.analyzer.stream import OfflineStream
+
 __all__ = [
     "ChatModel",
     "ModelSlot",
@@ -32,7 +34,7 @@ logger = logging.getLogger("app.llm")
 
 @dataclass(frozen=True, slots=True)
 class ChatModel:
-    model: "BaseChatModel"
+    model: "BaseChatModel | OfflineStream"
     provider: str
     name: str
     http_client: "httpx2.AsyncClient | None" = None
@@ -46,11 +48,13 @@ class ChatModel:
 
 def build_chat_model(settings: Settings) -> ChatModel:
     if settings.llm_provider == "local":
-        from app.analyzer.chat_model import OfflineAnalyzer
+        # Not the LangChain `OfflineAnalyzer`: the same chunks, without importing LangChain's
+        # chat-model machinery (app/analyzer/stream.py).
         from app.analyzer.learned import load_all
+        from app.analyzer.stream import OfflineStream
 
         load_all()
-        analyzer = OfflineAnalyzer()
+        analyzer = OfflineStream()
         return ChatModel(analyzer, "local", analyzer.model_name)
 
     from langchain_openai import AzureChatOpenAI, ChatOpenAI

@@ -7,7 +7,8 @@ its findings; the article's app: `POST /v1/analyse/stream` read to `[DONE]`). Th
 interleaved (reference, product with `LLM_PROVIDER=local`, product with `openai` against the
 local test server, and again); the figures are medians.
 
-Run alone: uv run python -m bench.startup [--runs 3] [--no-write] [--json PATH]
+Run alone: uv run python -m bench.startup [--runs 3] [--no-write] [--json PATH] [--other-dir DIR]
+(`--other-dir`: also start the product from another checkout, e.g. `git archive REV`, interleaved.)
 (`make bench` runs the same measurement and writes it with the rest.)
 """
 
@@ -29,6 +30,7 @@ from app.analyzer.learned import compile_all
 from app.cli import mint_token
 from bench.analysis_answer import answer_tokens
 from bench.processes import exit_on_signals, python, spawn, stop, stop_all
+from bench.procfs import group_cpu_seconds
 from bench.services import SECRET, App, migrate, product_app, reference_app
 from bench.upstream import Upstream
 from devtools.processes import ROOT, free_port
@@ -70,6 +72,9 @@ class Moments:
     health: float | None = None
     ready: float | None = None
     served: float | None = None
+    # CPU seconds the service's processes had used when the analysis was served: unlike the
+    # wall-clock figures, hardly moved by other load on the machine.
+    cpu: float | None = None
     errors: list[str] = field(default_factory=list)
 
 
@@ -84,24 +89,30 @@ def _stream_served(status: int, body: bytes) -> bool:
     return status == 200 and body.rstrip().endswith(b"data: [DONE]")
 
 
-def starters(upstream: Upstream, workdir: Path) -> list[Starter]:
-    """The reference, then the product with the offline analyzer and with the OpenAI client."""
-    database = f"sqlite+aiosqlite:///{workdir}/startup.db"
-    openai = product_app("product-openai", upstream.base_url, database, workdir)
-    local = App("product-local", openai.target, "/ready", {**openai.env, "LLM_PROVIDER": "local"})
-    image = ("-m", "app.serve", "app.main:app", *IMAGE_FLAGS)
+def starters(upstream: Upstream, workdir: Path, other: Path | None = None) -> list[Starter]:
+    """The reference, then the product with the offline analyzer and with the OpenAI client;
+    with `other`, the product from that checkout too (an A/B in the same run)."""
     reference = reference_app(upstream.base_url)
-    return [
+    chosen = [
         Starter(
             "reference",
             reference,
             ("-m", "uvicorn", reference.target, *REFERENCE_FLAGS),
             "/v1/analyse/stream",
             _stream_served,
-        ),
-        Starter("product-local", local, image, "/v1/analyse", _product_served),
-        Starter("product-openai", openai, image, "/v1/analyse", _product_served),
+        )
     ]
+    image = ("-m", "app.serve", "app.main:app", *IMAGE_FLAGS)
+    for prefix, source in (("product", ROOT), ("other", other)):
+        if source is None:
+            continue
+        database = f"sqlite+aiosqlite:///{workdir}/startup-{prefix}.db"
+        openai = product_app(f"{prefix}-openai", upstream.base_url, database, workdir, source)
+        env = {**openai.env, "LLM_PROVIDER": "local"}
+        local = App(f"{prefix}-local", openai.target, "/ready", env, source)
+        for app in (local, openai):
+            chosen.append(Starter(app.name, app, image, "/v1/analyse", _product_served))
+    return chosen
 
 
 def _get(port: int, path: str) -> int | None:
@@ -156,7 +167,10 @@ def measure_once(starter: Starter, log: Path) -> Moments:
 
         def served() -> bool:
             answer = _post(port, starter.path, body)
-            return answer is not None and starter.served(*answer)
+            if answer is None or not starter.served(*answer):
+                return False
+            moments.cpu = group_cpu_seconds(process.pid)
+            return True
 
         threads = [
             threading.Thread(target=poll, args=("health", lambda: _get(port, "/health") == 200)),
@@ -181,15 +195,21 @@ def _median(values: list[float | None]) -> float | None:
     return round(statistics.median(present), 3) if present else None
 
 
-def measure(upstream: Upstream, workdir: Path, runs: int) -> dict[str, Any]:
+def measure(
+    upstream: Upstream, workdir: Path, runs: int, other: Path | None = None
+) -> dict[str, Any]:
     """`runs` interleaved rounds of every starter; per app the runs and their medians."""
     # The image byte-compiles its code and compiles the analyzer's models at build time (see the
     # Dockerfile); so does this, untimed.
-    compileall.compile_dir(ROOT / "app", quiet=1)
+    for source in (ROOT, other):
+        if source is not None:
+            compileall.compile_dir(source / "app", quiet=1)
     compile_all()
     upstream.script(answer_tokens(ANSWER_TOKENS))
-    chosen = starters(upstream, workdir)
-    migrate(chosen[1].app, workdir / "startup-migrate.log")
+    chosen = starters(upstream, workdir, other)
+    for starter in chosen:
+        if starter.app.is_product and starter.app.env["LLM_PROVIDER"] == "openai":
+            migrate(starter.app, workdir / f"startup-{starter.label}-migrate.log")
     results: dict[str, Any] = {s.label: {"runs": []} for s in chosen}
     for number in range(runs):
         for starter in chosen:
@@ -198,13 +218,14 @@ def measure(upstream: Upstream, workdir: Path, runs: int) -> dict[str, Any]:
                 "health_s": moments.health,
                 "ready_s": moments.ready,
                 "served_s": moments.served,
+                "cpu_s": moments.cpu,
                 "errors": moments.errors,
             }
             results[starter.label]["runs"].append(run)
             shown = {k: None if v is None else round(v, 3) for k, v in run.items() if k != "errors"}
             print(f"  startup #{number + 1} {starter.label:<15} {shown} {moments.errors or ''}")
     for result in results.values():
-        for key in ("health_s", "ready_s", "served_s"):
+        for key in ("health_s", "ready_s", "served_s", "cpu_s"):
             result[key] = _median([run[key] for run in result["runs"]])
     return results
 
@@ -222,17 +243,19 @@ def render(
 ) -> str:
     reference = results.get("reference", {})
     served_ref = reference.get("served_s")
+    cpu_ref = reference.get("cpu_s")
     targets = {"product-local": "≤ 0.5x", "product-openai": "≤ 1.0x"}
     rows = [
         "| app | → `/health` 200 (liveness) | → `/ready` 200 | → first served analysis "
-        "| served / reference's served | target |",
-        "|---|---|---|---|---|---|",
+        "| served / reference's served | target | CPU s used by then | CPU / reference's |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for label, result in results.items():
         rows.append(
             f"| {label} | {_fmt(result.get('health_s'))} | {_fmt(result.get('ready_s'))} "
             f"| {_fmt(result.get('served_s'))} | {_ratio(result.get('served_s'), served_ref)} "
-            f"| {targets.get(label, '')} |"
+            f"| {targets.get(label, '')} | {_fmt(result.get('cpu_s'))} "
+            f"| {_ratio(result.get('cpu_s'), cpu_ref)} |"
         )
     every = "; ".join(
         f"{label} " + " / ".join(_fmt(run["served_s"]) for run in result["runs"])
@@ -247,7 +270,8 @@ def render(
             "interleaved runs. First served analysis: the product's `POST /v1/analyse` of "
             "examples/contract.txt answered 200 with its findings (`LLM_PROVIDER=local`: the "
             "offline analyzer; `openai`: the local OpenAI-compatible test server); the "
-            "article's app: `POST /v1/analyse/stream` read to `[DONE]`.",
+            "article's app: `POST /v1/analyse/stream` read to `[DONE]`. CPU: user + system "
+            "seconds of all the service's processes (supervisor and workers) at that moment.",
             "",
             *rows,
             "",
@@ -274,13 +298,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/performance.md")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument(
+        "--other-dir", type=Path, help="an A/B: also start the product from this checkout"
+    )
     args = parser.parse_args()
     exit_on_signals()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
             upstream = Upstream()
             try:
-                results = measure(upstream, Path(tmp), args.runs)
+                results = measure(upstream, Path(tmp), args.runs, args.other_dir)
             finally:
                 upstream.close()
     finally:

@@ -17,6 +17,7 @@ import compileall
 import http.client
 import json
 import statistics
+import sysconfig
 import tempfile
 import threading
 import time
@@ -199,8 +200,12 @@ def measure(
     upstream: Upstream, workdir: Path, runs: int, other: Path | None = None
 ) -> dict[str, Any]:
     """`runs` interleaved rounds of every starter; per app the runs and their medians."""
-    # The image byte-compiles its code and compiles the analyzer's models at build time (see the
-    # Dockerfile); so does this, untimed.
+    # The image byte-compiles its dependencies (UV_COMPILE_BYTECODE) and its code, and compiles
+    # the analyzer's models, at build time (see the Dockerfile); so does this, untimed. Without
+    # it, under PYTHONDONTWRITEBYTECODE (or a read-only venv) every start compiles every module
+    # it imports from source: for both apps, most of what a start costs.
+    for directory in {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}:
+        compileall.compile_dir(directory, quiet=1, workers=0)
     for source in (ROOT, other):
         if source is not None:
             compileall.compile_dir(source / "app", quiet=1)

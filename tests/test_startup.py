@@ -29,7 +29,7 @@ create_app(settings)
 build_chat_model(settings)
 watched = (
     "openai", "langchain_openai", "langchain_core.language_models", "langsmith", "httpx2",
-    "app.analyzer", "numpy",
+    "app.analyzer", "numpy", "jose",
 )
 print(" ".join(sorted(name for name in watched if name in sys.modules)))
 """
@@ -74,6 +74,13 @@ def test_the_openai_provider_imports_no_analyzer(tmp_path: Path) -> None:
     loaded = imported_by("openai", tmp_path)
     assert {"openai", "langchain_openai", "httpx2"} <= loaded
     assert not loaded & {"app.analyzer", "numpy"}
+
+
+@pytest.mark.process
+def test_tokens_are_verified_without_python_jose(tmp_path: Path) -> None:
+    """PyJWT verifies HS256 with the standard library; python-jose imported RSA and ECDSA
+    backends (rsa, ecdsa, pyasn1) at import that HS256 never uses."""
+    assert "jose" not in imported_by("local", tmp_path)
 
 
 @pytest.mark.process

@@ -17,6 +17,7 @@ import compileall
 import http.client
 import json
 import statistics
+import subprocess
 import sysconfig
 import tempfile
 import threading
@@ -27,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.analyzer.learned import compile_all
 from app.cli import mint_token
 from bench.analysis_answer import answer_tokens
 from bench.processes import exit_on_signals, python, spawn, stop, stop_all
@@ -114,6 +114,16 @@ def starters(upstream: Upstream, workdir: Path, other: Path | None = None) -> li
         for app in (local, openai):
             chosen.append(Starter(app.name, app, image, "/v1/analyse", _product_served))
     return chosen
+
+
+def compile_checkout(source: Path) -> None:
+    """What the image's build does to the code: byte-compile it, compile the analyzer's models
+    (in checkouts that have the step)."""
+    compileall.compile_dir(source / "app", quiet=1)
+    if (source / "app" / "analyzer" / "__main__.py").exists():
+        subprocess.run(
+            python("-m", "app.analyzer"), cwd=source, check=True, stdout=subprocess.DEVNULL
+        )
 
 
 def _get(port: int, path: str) -> int | None:
@@ -208,8 +218,7 @@ def measure(
         compileall.compile_dir(directory, quiet=1, workers=0)
     for source in (ROOT, other):
         if source is not None:
-            compileall.compile_dir(source / "app", quiet=1)
-    compile_all()
+            compile_checkout(source)
     upstream.script(answer_tokens(ANSWER_TOKENS))
     chosen = starters(upstream, workdir, other)
     for starter in chosen:

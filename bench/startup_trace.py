@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.analyzer.learned import compile_all
 from bench.analysis_answer import answer_tokens
 from bench.processes import exit_on_signals, python
 from bench.services import migrate, product_app
+from bench.startup import compile_checkout
 from bench.upstream import Upstream
 from devtools.processes import ROOT
 
@@ -95,16 +95,21 @@ def trace_once(source: Path, env: dict[str, str]) -> list[tuple[str, float, floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--other-dir", type=Path, help="also trace this checkout, interleaved")
+    parser.add_argument(
+        "--other-dir",
+        type=Path,
+        action="append",
+        default=[],
+        help="also trace this checkout, interleaved (repeatable; labelled by directory name)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     exit_on_signals()
-    sources = {"this": ROOT, **({"other": args.other_dir} if args.other_dir else {})}
+    sources = {"this": ROOT, **{path.name: path for path in args.other_dir}}
     for directory in {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}:
         compileall.compile_dir(directory, quiet=1, workers=0)
     for source in sources.values():
-        compileall.compile_dir(source / "app", quiet=1)
-    compile_all()
+        compile_checkout(source)
     upstream = Upstream()
     results: dict[str, Any] = {}
     try:

@@ -104,7 +104,7 @@ def starters(upstream: Upstream, workdir: Path, other: Path | None = None) -> li
         )
     ]
     image = ("-m", "app.serve", "app.main:app", *IMAGE_FLAGS)
-    for prefix, source in (("product", ROOT), ("other", other)):
+    for prefix, source in (("product", ROOT), (other.name if other else "", other)):
         if source is None:
             continue
         database = f"sqlite+aiosqlite:///{workdir}/startup-{prefix}.db"

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from jose import jwt
+import jwt
 
 from app.config import ConfigError, load_settings
 

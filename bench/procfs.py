@@ -18,3 +18,20 @@ def rss_kib(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """utime + stime of every live process in process group `pgid`, plus what their exited
+    children were charged (cutime + cstime)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[2]) == pgid:
+            total += sum(int(f) for f in fields[11:15]) / CLOCK_TICKS
+    return total

@@ -102,7 +102,6 @@ ROWS: list[tuple[str, Getter, str]] = [
     ("cancel before 1st token max ms", _get("cancel_before", "max_ms"), "≤ 100 ms"),
     ("cancel after 1st token p50 ms", _get("cancel_after", "p50_ms"), "≤ 100 ms"),
     ("cancel after 1st token max ms", _get("cancel_after", "max_ms"), "≤ 100 ms"),
-    ("cold start s (--workers 2)", _get("cold_start", "median_s"), "≤ 1.5 s, ≤ 0.33x"),
 ]
 
 
@@ -171,10 +170,7 @@ def _rounds(apps: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def render(results: dict[str, Any], command: str, markers: bool = True) -> str:
-    apps: dict[str, dict[str, Any]] = {
-        name: {**result, "cold_start": results["cold_start"].get(name)}
-        for name, result in results["apps"].items()
-    }
+    apps: dict[str, dict[str, Any]] = results["apps"]
     reference = apps.get("reference", {})
     products = [name for name in PRODUCTS if name in apps]
     header = ["metric", "reference", *products, *(f"{p} / ref" for p in products), "target"]
@@ -216,8 +212,7 @@ def render(results: dict[str, Any], command: str, markers: bool = True) -> str:
             f"{plan['saturation_tokens']} tokens. Cancellation: {plan['cancel_trials']} trials "
             "each; the client closes 50 ms after the upstream got the request (before) or after "
             "the 3rd token (after); latency = upstream saw its connection close − client closed. "
-            f"Cold start: median of {plan['cold_runs']} runs, process start to first "
-            f"`/health` 200. Paced and C=1 ran in {plan.get('rounds', 1)} rounds with the apps "
+            "Paced and C=1 ran in {plan.get('rounds', 1)} rounds with the apps "
             "interleaved; the table shows each app's median, and their ratios are the median of "
             "the per-round ratios (memory per stream: the first round, each process's first "
             "burst).",

@@ -10,7 +10,8 @@ replayed stage by stage in a temporary directory that stands for the image's fil
 - `uv sync ...` runs exactly as written, with the stage's ENV, into a fresh virtual environment
   made by `uv venv` with this machine's Python (the image has python:3.12-slim; the replay
   uses the interpreter running it, 3.11 here, against the same uv.lock);
-- `python -m compileall ...` runs as written; `pip install uv==X` is checked, not run (the
+- `python -m compileall ...` and `python -m app.analyzer` (the learned models compiled to
+  `.npz`, with the venv's Python) run as written; `pip install uv==X` is checked, not run (the
   machine's uv stands in); user creation is skipped (the replay runs as the current user); any
   other RUN is refused, so a new Dockerfile step must be taught to the replay;
 - `COPY --from=<stage> P P` links the earlier stage's P, so the venv keeps its absolute paths.
@@ -239,6 +240,8 @@ def _run(
             _uv_sync(words, fs, cwd, container_env)
         elif words[:3] == ["python", "-m", "compileall"]:
             run_checked(words, cwd=cwd, env=to_host_env(container_env, fs), what="compileall")
+        elif words == ["python", "-m", "app.analyzer"]:
+            run_checked(words, cwd=cwd, env=to_host_env(container_env, fs), what="model compile")
         else:
             raise ReplayError(
                 f"line {instruction.line}: RUN not replayed: {shlex.join(words)!r} "

@@ -1,7 +1,8 @@
 """The offline analyzer: a deterministic clause-risk engine.
 
-The LangChain chat model that serves it is `app.analyzer.chat_model.OfflineAnalyzer`; it is
-not imported here, so using the engine never pays for importing LangChain.
+The service streams it as `app.analyzer.stream.OfflineStream`; the LangChain chat model is
+`app.analyzer.chat_model.OfflineAnalyzer`. Neither is imported here, so using the engine never
+pays for importing LangChain. `python -m app.analyzer` compiles the learned models (learned.py).
 """
 
 from app.analyzer.document_types import normalise_document_type

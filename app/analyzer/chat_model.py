@@ -1,70 +1,37 @@
-"""The offline analyzer as a LangChain chat model, streamed like a hosted LLM."""
+"""The offline analyzer as a LangChain chat model, streamed like a hosted LLM.
+
+The service itself streams `app.analyzer.stream.OfflineStream` (the same chunks, without
+LangChain's model machinery to import); this is the analyzer for LangChain compositions.
+"""
 
 import asyncio
-import json
-import math
-import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from app.analyzer.engine import analyse
-from app.prompt import read_document
+from app.analyzer.stream import (
+    MAX_PIECE_CHARS,
+    MIN_PIECE_CHARS,
+    MODEL_NAME,
+    YIELD_EVERY_CHUNKS,
+    answer,
+    answer_async,
+    chunks,
+    split_stream,
+    usage,
+)
 
-MAX_PIECE_CHARS = 12
-MIN_PIECE_CHARS = 3
-# Documents above this size are analysed in a worker thread so the event loop keeps serving.
-_THREAD_ABOVE_CHARS = 20_000
-_YIELD_EVERY_CHUNKS = 32
-_TOKEN = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")
-
-
-def split_stream(text: str) -> list[str]:
-    """Token-sized pieces (3-12 characters, the last may be shorter) that join back to `text`."""
-    pieces: list[str] = []
-    current = ""
-    for token in _TOKEN.findall(text):
-        current += token
-        while len(current) > MAX_PIECE_CHARS:
-            pieces.append(current[:MAX_PIECE_CHARS])
-            current = current[MAX_PIECE_CHARS:]
-        if len(current) >= MIN_PIECE_CHARS:
-            pieces.append(current)
-            current = ""
-    if current:
-        pieces.append(current)
-    return pieces
-
-
-def _estimate_tokens(chars: int) -> int:
-    return math.ceil(chars / 4)
-
-
-def _usage(messages: list[BaseMessage], text: str) -> UsageMetadata:
-    prompt_chars = sum(len(m.content) if isinstance(m.content, str) else 0 for m in messages)
-    input_tokens, output_tokens = _estimate_tokens(prompt_chars), _estimate_tokens(len(text))
-    return UsageMetadata(
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        total_tokens=input_tokens + output_tokens,
-    )
-
-
-def _answer(messages: list[BaseMessage]) -> str:
-    content, document_type = read_document(messages)
-    draft = analyse(content, document_type)
-    return json.dumps(draft.model_dump(mode="json"), ensure_ascii=False)
+__all__ = ["MAX_PIECE_CHARS", "MIN_PIECE_CHARS", "OfflineAnalyzer", "split_stream"]
 
 
 class OfflineAnalyzer(BaseChatModel):
     """Deterministic clause analysis with no network and no API key (`LLM_PROVIDER=local`)."""
 
-    model_name: str = "offline-analyzer-1"
+    model_name: str = MODEL_NAME
 
     @property
     def _llm_type(self) -> str:
@@ -78,18 +45,21 @@ class OfflineAnalyzer(BaseChatModel):
         return {"model_name": self.model_name, "finish_reason": "stop"}
 
     def _chunks(self, messages: list[BaseMessage], text: str) -> list[ChatGenerationChunk]:
-        chunks = [
-            ChatGenerationChunk(message=AIMessageChunk(content=piece))
-            for piece in split_stream(text)
+        pieces = chunks(messages, text, self.model_name)
+        return [ChatGenerationChunk(message=piece) for piece in pieces[:-1]] + [
+            ChatGenerationChunk(message=pieces[-1], generation_info=self._metadata())
         ]
-        final = AIMessageChunk(
-            content="",
-            usage_metadata=_usage(messages, text),
+
+    def _result(self, messages: list[BaseMessage], text: str) -> ChatResult:
+        message = AIMessage(
+            content=text,
+            usage_metadata=usage(messages, text),
             response_metadata=self._metadata(),
-            chunk_position="last",
         )
-        chunks.append(ChatGenerationChunk(message=final, generation_info=self._metadata()))
-        return chunks
+        return ChatResult(
+            generations=[ChatGeneration(message=message, generation_info=self._metadata())],
+            llm_output={"model_name": self.model_name},
+        )
 
     def _generate(
         self,
@@ -98,16 +68,7 @@ class OfflineAnalyzer(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text = _answer(messages)
-        message = AIMessage(
-            content=text,
-            usage_metadata=_usage(messages, text),
-            response_metadata=self._metadata(),
-        )
-        return ChatResult(
-            generations=[ChatGeneration(message=message, generation_info=self._metadata())],
-            llm_output={"model_name": self.model_name},
-        )
+        return self._result(messages, answer(messages))
 
     async def _agenerate(
         self,
@@ -116,9 +77,7 @@ class OfflineAnalyzer(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if _document_chars(messages) > _THREAD_ABOVE_CHARS:
-            return await asyncio.to_thread(self._generate, messages, stop)
-        return self._generate(messages, stop)
+        return self._result(messages, await answer_async(messages))
 
     def _stream(
         self,
@@ -127,7 +86,7 @@ class OfflineAnalyzer(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        yield from self._chunks(messages, _answer(messages))
+        yield from self._chunks(messages, answer(messages))
 
     async def _astream(
         self,
@@ -136,15 +95,8 @@ class OfflineAnalyzer(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        if _document_chars(messages) > _THREAD_ABOVE_CHARS:
-            text = await asyncio.to_thread(_answer, messages)
-        else:
-            text = _answer(messages)
+        text = await answer_async(messages)
         for index, chunk in enumerate(self._chunks(messages, text), start=1):
             yield chunk
-            if index % _YIELD_EVERY_CHUNKS == 0:
+            if index % YIELD_EVERY_CHUNKS == 0:
                 await asyncio.sleep(0)
-
-
-def _document_chars(messages: list[BaseMessage]) -> int:
-    return sum(len(m.content) if isinstance(m.content, str) else 0 for m in messages)

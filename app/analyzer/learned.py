@@ -3,20 +3,30 @@
 The fitted weights are a committed JSON artifact (`app/analyzer/models/<corpus>.json`, written by
 `make train-analyzer`); inference here is NumPy only, deterministic and offline. Every corpus
 (Terms of Service, contracts, ...) uses this same code: only the artifact differs.
+
+Parsing the JSON costs about half a second per process, on the start-up path of the offline
+analyzer, so the image's build compiles each artifact to NumPy's `.npz` beside it
+(`python -m app.analyzer`), which loads in milliseconds. The compiled file names the
+SHA-256 of the JSON it came from and is used only while that still matches: a retrained model is
+never served from a stale compilation, it is parsed from its JSON as before.
 """
 
+import hashlib
 import json
 import math
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.npyio import NpzFile
 
 from app.analyzer.normalise import fold
 from app.schemas import RiskLevel
@@ -142,19 +152,87 @@ class SentenceModel:
             thresholds=np.asarray(document["thresholds"], dtype=np.float64),
         )
 
+    def to_arrays(self) -> dict[str, npt.NDArray[np.generic]]:
+        """The model as plain arrays (no pickled objects); `from_arrays` reads them back."""
+        return {
+            "corpus": _text(self.corpus),
+            "categories": _text("\n".join(self.categories)),
+            # Features are folded word grams: never a newline.
+            "features": _text("\n".join(self.vocabulary)),
+            "idf": self.idf,
+            "weights": self.weights,
+            "bias": self.bias,
+            "thresholds": self.thresholds,
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: NpzFile) -> "SentenceModel":
+        features = _untext(arrays["features"]).split("\n")
+        return cls(
+            corpus=_untext(arrays["corpus"]),
+            categories=tuple(_untext(arrays["categories"]).split("\n")),
+            vocabulary=dict(zip(features, range(len(features)), strict=True)),
+            idf=arrays["idf"],
+            weights=arrays["weights"],
+            bias=arrays["bias"],
+            thresholds=arrays["thresholds"],
+        )
+
+
+def _text(value: str) -> npt.NDArray[np.uint8]:
+    return np.frombuffer(value.encode("utf-8"), dtype=np.uint8)
+
+
+def _untext(array: npt.NDArray[np.generic]) -> str:
+    return array.tobytes().decode("utf-8")
+
 
 def _round(value: float) -> float:
     return float(f"{float(value):.4g}")
 
 
-def model_path(corpus: str) -> Path:
-    return MODELS_DIR / f"{corpus}.json"
+def model_path(corpus: str, directory: Path = MODELS_DIR) -> Path:
+    return directory / f"{corpus}.json"
+
+
+def compiled_path(corpus: str, directory: Path = MODELS_DIR) -> Path:
+    return directory / f"{corpus}.npz"
 
 
 @cache
 def load(corpus: str) -> SentenceModel:
     """Read once per process, on first use (never at import)."""
-    return SentenceModel.from_json(model_path(corpus).read_text(encoding="utf-8"))
+    return read_model(corpus)
+
+
+def read_model(corpus: str, directory: Path = MODELS_DIR) -> SentenceModel:
+    """The compiled model if it was compiled from this very JSON, else the JSON."""
+    source = model_path(corpus, directory).read_bytes()
+    digest = hashlib.sha256(source).hexdigest()
+    try:
+        with (
+            compiled_path(corpus, directory).open("rb") as file,
+            np.load(file, allow_pickle=False) as arrays,
+        ):
+            if _untext(arrays["source_sha256"]) == digest:
+                return SentenceModel.from_arrays(arrays)
+    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
+        pass  # not compiled (a checkout), or unreadable: the JSON is the truth
+    return SentenceModel.from_json(source.decode("utf-8"))
+
+
+def compile_model(corpus: str, directory: Path = MODELS_DIR) -> Path:
+    """Write `<corpus>.npz` beside `<corpus>.json`, naming the JSON's SHA-256."""
+    source = model_path(corpus, directory).read_bytes()
+    model = SentenceModel.from_json(source.decode("utf-8"))
+    target = compiled_path(corpus, directory)
+    arrays: dict[str, Any] = {
+        "source_sha256": _text(hashlib.sha256(source).hexdigest()),
+        **model.to_arrays(),
+    }
+    with target.open("wb") as out:
+        np.savez(out, allow_pickle=False, **arrays)
+    return target
 
 
 def load_all() -> None:
@@ -162,3 +240,7 @@ def load_all() -> None:
     so the first analysis does not pay for it on the event loop."""
     for path in sorted(MODELS_DIR.glob("*.json")):
         load(path.stem)
+
+
+def compile_all() -> list[Path]:
+    return [compile_model(path.stem) for path in sorted(MODELS_DIR.glob("*.json"))]

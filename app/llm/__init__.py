@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-import httpx2
-
 from app.config import Settings
 from app.errors import AppError, Failure
 from app.llm.transport import RowNotWritten, hold_requests_until, model_http_client
 
 if TYPE_CHECKING:
+    import httpx2
     from langchain_core.language_models import BaseChatModel
 
+    from app.analyzer.stream import OfflineStream
     from app.llm.entra import EntraTokens
 
 __all__ = [
@@ -36,10 +36,10 @@ logger = logging.getLogger("app.llm")
 
 @dataclass(frozen=True, slots=True)
 class ChatModel:
-    model: "BaseChatModel"
+    model: "BaseChatModel | OfflineStream"
     provider: str
     name: str
-    http_client: httpx2.AsyncClient | None = None
+    http_client: "httpx2.AsyncClient | None" = None
     # host[:port] of the model endpoint, named in the log line of every failed model request.
     upstream: str | None = None
     tokens: "EntraTokens | None" = None
@@ -55,11 +55,13 @@ class ChatModel:
 
 def build_chat_model(settings: Settings) -> ChatModel:
     if settings.llm_provider == "local":
-        from app.analyzer.chat_model import OfflineAnalyzer
+        # Not the LangChain `OfflineAnalyzer`: the same chunks, without importing LangChain's
+        # chat-model machinery (app/analyzer/stream.py).
         from app.analyzer.learned import load_all
+        from app.analyzer.stream import OfflineStream
 
         load_all()
-        analyzer = OfflineAnalyzer()
+        analyzer = OfflineStream()
         return ChatModel(analyzer, "local", analyzer.model_name)
 
     from langchain_openai import AzureChatOpenAI, ChatOpenAI
@@ -139,6 +141,7 @@ def failure_cause(exc: BaseException) -> str:
 
 def classify_failure(exc: BaseException) -> Failure:
     """Map a provider exception to a stable error code and HTTP status."""
+    import httpx2
     import openai
 
     from app.llm.entra import TokenUnavailable

@@ -12,10 +12,12 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx2
+if TYPE_CHECKING:
+    import httpx2
 
+# httpx2 is imported where the client is built: the offline analyzer never loads it.
 _hold: ContextVar["asyncio.Future[Any] | None"] = ContextVar("upstream_hold", default=None)
 
 
@@ -37,7 +39,7 @@ def hold_requests_until(write: "asyncio.Future[Any]") -> Iterator[None]:
         _hold.reset(token)
 
 
-async def wait_for_row(request: httpx2.Request) -> None:
+async def wait_for_row(request: "httpx2.Request") -> None:
     """httpx2 awaits its request hooks before it opens or reuses a connection."""
     write = _hold.get()
     if write is not None:
@@ -49,8 +51,9 @@ async def wait_for_row(request: httpx2.Request) -> None:
 
 def model_http_client(
     timeout_seconds: float, *, verify: ssl.SSLContext | bool = True
-) -> httpx2.AsyncClient:
+) -> "httpx2.AsyncClient":
     """Owned by the app (closed on shutdown) rather than the SDK's process-wide default client."""
+    import httpx2
     import openai
 
     return openai.DefaultAsyncHttpxClient(

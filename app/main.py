@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.config import ConfigError, Settings, load_settings
 from app.errors import Failure, error_response
 from app.logs import configure_logging
+from app.version import service_version
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -41,6 +42,7 @@ class Entry:
         self._loading: asyncio.Task[None] | None = None
         self._lifespan = AsyncExitStack()
         self._failed = False
+        self._health: dict[str, str] = {"status": "ok"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -52,7 +54,7 @@ class Entry:
                 response = (
                     JSONResponse({"status": "failed"}, 503)
                     if self._failed
-                    else JSONResponse({"status": "ok"})
+                    else JSONResponse(self._health)
                     if path == "/health"
                     else JSONResponse(LOADING, 503)
                 )
@@ -72,6 +74,8 @@ class Entry:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 configure_logging(self._settings.log_style, self._settings.log_level)
+                # The same body as the loaded application's /health, before it has loaded.
+                self._health = {"status": "ok", "version": service_version()}
                 self._loading = asyncio.create_task(self._load(self._settings))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

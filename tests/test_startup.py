@@ -13,6 +13,7 @@ import pytest
 
 from app.analyzer import learned
 from app.cli import mint_token
+from app.version import service_version
 from devtools.processes import ROOT, clean_env
 from tests.conftest import TEST_SECRET, migrate
 from tests.service_process import ServiceProcess
@@ -101,6 +102,9 @@ async def test_ready_only_when_an_analysis_is_served(tmp_path: Path) -> None:
         async with httpx.AsyncClient(base_url=service.base_url, timeout=60) as client:
             while (ready := await client.get("/ready")).status_code != 200:
                 assert ready.status_code == 503
+                # Liveness says the same while loading as after: ok, and which release.
+                health = await client.get("/health")
+                assert health.json() == {"status": "ok", "version": service_version()}
                 assert ready.json()["status"] == "unavailable"
                 not_ready.add(ready.json()["model"])
             assert ready.json() == {"status": "ready", "database": "ok", "model": "ok"}

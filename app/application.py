@@ -14,6 +14,7 @@ from app.analyses import router as analyses
 from app.analyses.guard import Drain, DrainMiddleware
 from app.analyses.replay import EventLog, MemoryEventLog
 from app.analyses.repository import sweep_interrupted
+from app.analyses.resumable import Producers
 from app.auth import purge_expired_jtis
 from app.auth_gate import AuthGate
 from app.body_limit import BodySizeLimitMiddleware
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.database_url)
         sessionmaker = create_sessionmaker(engine)
         event_log, redis = _event_log(settings)
+        producers = Producers()
         maintenance = asyncio.create_task(_maintain(sessionmaker, settings))
         try:
             yield State(
@@ -94,12 +96,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 drain=drain,
                 metrics=metrics,
                 event_log=event_log,
+                producers=producers,
                 redis=redis,
             )
         finally:
             maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await maintenance
+            # Resumable analyses still running end as `shutting_down` while all is still open.
+            await producers.stop()
             await chat_model.aclose()
             await event_log.aclose()
             if redis is not None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.analyses.guard import Drain
 from app.analyses.replay import EventLog
+from app.analyses.resumable import Producers
 from app.config import Settings
 from app.db import SessionMaker
 from app.llm import ChatModel, ModelSlot
@@ -31,6 +32,7 @@ class State(TypedDict):
     drain: Drain
     metrics: Metrics
     event_log: EventLog
+    producers: Producers
     # Only with REDIS_URL; redis is not imported otherwise.
     redis: "Redis | None"
 
@@ -63,6 +65,10 @@ async def _event_log(request: Request) -> EventLog:
     return state_of(request)["event_log"]
 
 
+async def _producers(request: Request) -> Producers:
+    return state_of(request)["producers"]
+
+
 async def _model_slot(request: Request) -> ModelSlot:
     return state_of(request)["chat_model"]
 
@@ -89,6 +95,7 @@ SessionMakerDep = Annotated[SessionMaker, Depends(_sessionmaker)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 DrainDep = Annotated[Drain, Depends(_drain)]
 EventLogDep = Annotated[EventLog, Depends(_event_log)]
+ProducersDep = Annotated[Producers, Depends(_producers)]
 ModelSlotDep = Annotated[ModelSlot, Depends(_model_slot)]
 ModelDep = Annotated[ChatModel, Depends(_model)]
 # scope="function": commit before the response is sent, so a 2xx means the write is durable.

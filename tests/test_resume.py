@@ -6,6 +6,8 @@ server; a client drops mid-stream and reconnects, to the same instance or anothe
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -15,6 +17,7 @@ import httpx
 import pytest
 
 from app.schemas import AnalysisStatus
+from devtools.processes import ROOT, clean_env
 from tests.conftest import Factory, bearer, live_server, openai_settings
 from tests.openai_server import OpenAIServer, Script
 from tests.test_stream import ANSWER, ANSWER_TOKENS, DOCUMENT, sse_events, wait_row
@@ -292,3 +295,30 @@ async def test_a_running_plain_analysis_is_not_resumable(
         refused = await replay(service, user, analysis_id)
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "not_resumable"
+
+
+async def test_shutdown_ends_a_resumable_analysis_nobody_reads(
+    database_url: str, upstream: OpenAIServer, token: Factory
+) -> None:
+    settings = resume_settings(database_url, upstream, resume_grace_seconds=30.0)
+    upstream.script(Script(tokens=ANSWER_TOKENS, delay=0.5))
+    user = token()
+    async with live_server(settings) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+        _, analysis_id = await read_events(
+            client, "POST", "/v1/analyse/stream", 2, **post_args(user)
+        )
+    # The server stopped well within the grace: the analysis ended on its terms, not silently.
+    [request] = upstream.requests
+    assert await request.wait_disconnected_async(2.0)
+    row = await wait_row(database_url, analysis_id)
+    assert (row.status, row.error_code) == (AnalysisStatus.FAILED, "shutting_down")
+
+
+@pytest.mark.any_database
+def test_redis_is_not_imported_without_redis_url() -> None:
+    code = (
+        "import sys; from app.application import create_app; create_app(); "
+        "sys.exit('redis' in sys.modules)"
+    )
+    env = clean_env(APP_ENV="test")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=120)

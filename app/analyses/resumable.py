@@ -61,8 +61,28 @@ resumable is a 409.
 POLL_SECONDS = 0.25
 """How often the producer looks for readers, the deadline and the drain."""
 
-# Producers run as tasks of their own; held here so the event loop does not drop them.
-_producers: set[asyncio.Task[None]] = set()
+SHUTDOWN_GRACE_SECONDS = 5.0
+"""How long the lifespan's end waits for stopped analyses to write their outcome."""
+
+
+class Producers:
+    """The application's running producers: held so the event loop does not drop their tasks,
+    and stopped at the lifespan's end (`shutting_down`) before the engine and the log close."""
+
+    def __init__(self) -> None:
+        self._running: dict[Producer, asyncio.Task[None]] = {}
+
+    def start(self, producer: "Producer") -> None:
+        task = producer.start()
+        self._running[producer] = task
+        task.add_done_callback(lambda _: self._running.pop(producer, None))
+
+    async def stop(self) -> None:
+        running = dict(self._running)
+        for producer in running:
+            producer.stop("shutdown")
+        if running:
+            await asyncio.wait(running.values(), timeout=SHUTDOWN_GRACE_SECONDS)
 
 
 def error_info(failure: Failure, request_id: str | None) -> ErrorInfo:
@@ -85,12 +105,17 @@ class Producer:
         self.analysis_id = str(lifecycle.analysis_id)
         self.writer = log.writer(self.analysis_id)
         self.reason: StopReason | None = None
+        self._task: asyncio.Task[None] | None = None
         self._done = False
 
-    def start(self) -> None:
-        task = asyncio.create_task(self._run())
-        _producers.add(task)
-        task.add_done_callback(_producers.discard)
+    def start(self) -> "asyncio.Task[None]":
+        self._task = asyncio.create_task(self._run())
+        return self._task
+
+    def stop(self, reason: StopReason) -> None:
+        if not self._done and self._task is not None and self.reason is None:
+            self.reason = reason
+            self._task.cancel()
 
     async def _run(self) -> None:
         lifecycle, writer = self.lifecycle, self.writer
@@ -101,7 +126,7 @@ class Producer:
 
         task = asyncio.current_task()
         assert task is not None
-        watcher = asyncio.create_task(self._watch(task))
+        watcher = asyncio.create_task(self._watch())
         failure: Failure | None = None
         try:
             add("start", lifecycle.opening())
@@ -141,7 +166,7 @@ class Producer:
         await lifecycle.close(failure)
         await writer.end()
 
-    async def _watch(self, task: "asyncio.Task[None]") -> None:
+    async def _watch(self) -> None:
         """Stop the analysis when no reader came back in time, at the deadline, or on a drain."""
         lifecycle = self.lifecycle
         deadline = lifecycle.started + lifecycle.settings.stream_max_seconds
@@ -163,9 +188,7 @@ class Producer:
             elif now - seen >= self.grace:
                 reason = "disconnect"
                 break
-        if not self._done:
-            self.reason = reason
-            task.cancel()
+        self.stop(reason)
 
 
 def _encode(encoder: Encoder, entry: Entry) -> bytes:
@@ -246,13 +269,19 @@ class LogStream(Response):
 
 
 def start_resumable(
-    lifecycle: AnalysisLifecycle, first: RunEvent, log: EventLog, grace: float, encoder: Encoder
+    lifecycle: AnalysisLifecycle,
+    first: RunEvent,
+    *,
+    log: EventLog,
+    producers: Producers,
+    grace: float,
+    encoder: Encoder,
 ) -> LogStream:
     """Run the opened analysis on its own and answer the request as its first reader."""
     guard = lifecycle.hand_off_guard()
     producer = Producer(lifecycle, first, log, grace)
     analysis_id = producer.analysis_id
-    producer.start()
+    producers.start(producer)
     entries = log.follow_local(analysis_id)
     assert entries is not None
     return LogStream(

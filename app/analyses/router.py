@@ -30,6 +30,7 @@ from app.deps import (
     EventLogDep,
     MetricsDep,
     ModelDep,
+    ProducersDep,
     SessionDep,
     SettingsDep,
 )
@@ -113,6 +114,7 @@ async def _stream(
     resumable: bool,
     settings: SettingsDep,
     log: EventLogDep,
+    producers: ProducersDep,
 ) -> Response:
     if resumable and stream_format is StreamFormat.TOKENS:
         # Checked before anything is written: the tokens format has no ids to resume from.
@@ -122,7 +124,10 @@ async def _stream(
         return Response(status_code=499)
     encoder = encoder_for(stream_format)
     if resumable:
-        return start_resumable(lifecycle, first, log, settings.resume_grace_seconds, encoder)
+        grace = settings.resume_grace_seconds
+        return start_resumable(
+            lifecycle, first, log=log, producers=producers, grace=grace, encoder=encoder
+        )
     return AnalysisStream(lifecycle, first, encoder)
 
 
@@ -137,10 +142,11 @@ async def analyse_stream(
     lifecycle: Lifecycle,
     settings: SettingsDep,
     log: EventLogDep,
+    producers: ProducersDep,
     format: Annotated[StreamFormat, Query(description="Wire format.")] = StreamFormat.TOKENS,
     resumable: Resumable = False,
 ) -> Response:
-    return await _stream(lifecycle, format, resumable, settings, log)
+    return await _stream(lifecycle, format, resumable, settings, log, producers)
 
 
 @router.post(
@@ -150,7 +156,11 @@ async def analyse_stream(
     responses={**STREAM_RESPONSES, **ERRORS},
 )
 async def analyse_chat(
-    lifecycle: ChatLifecycle, settings: SettingsDep, log: EventLogDep, resumable: Resumable = False
+    lifecycle: ChatLifecycle,
+    settings: SettingsDep,
+    log: EventLogDep,
+    producers: ProducersDep,
+    resumable: Resumable = False,
 ) -> Response:
     """The `ai-sdk` stream for the AI SDK's hooks, unmodified: `useChat` (DefaultChatTransport:
     the last user message's text is the document, `document_type` from the request body or the

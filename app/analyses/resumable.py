@@ -61,6 +61,7 @@ resumable is a 409.
 POLL_SECONDS = 0.25
 """How often the producer looks for readers, the deadline and the drain."""
 
+READER_DEADLINE_MARGIN_SECONDS = 2.0
 SHUTDOWN_GRACE_SECONDS = 5.0
 """How long the lifespan's end waits for stopped analyses to write their outcome."""
 
@@ -279,6 +280,8 @@ def start_resumable(
 ) -> LogStream:
     """Run the opened analysis on its own and answer the request as its first reader."""
     guard = lifecycle.hand_off_guard()
+    # The analysis's own deadline ends it with an error entry; this reader stays to send it.
+    guard.deadline += READER_DEADLINE_MARGIN_SECONDS
     producer = Producer(lifecycle, first, log, grace)
     analysis_id = producer.analysis_id
     producers.start(producer)

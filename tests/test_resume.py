@@ -322,3 +322,30 @@ def test_redis_is_not_imported_without_redis_url() -> None:
     )
     env = clean_env(APP_ENV="test")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=120)
+
+
+@pytest.mark.any_database
+async def test_the_chat_route_is_resumable_too(
+    service: httpx.AsyncClient, upstream: OpenAIServer, token: Factory, database_url: str
+) -> None:
+    upstream.script(Script(tokens=ANSWER_TOKENS, delay=0.05))
+    user = token()
+    text = {"type": "text", "text": DOCUMENT["content"]}
+    body = {"id": "chat-1", "messages": [{"id": "m1", "role": "user", "parts": [text]}]}
+    head, analysis_id = await read_events(
+        service,
+        "POST",
+        "/v1/analyse/chat",
+        2,
+        params={"resumable": "true"},
+        json=body,
+        headers=bearer(user),
+    )
+    await asyncio.sleep(0.3)
+    resumed = await replay(service, user, analysis_id, format="ai-sdk")
+    assert resumed.text.startswith(head)
+    parts = [json.loads(e["data"]) for e in sse_events(resumed.text)[:-1]]
+    assert [p["type"] for p in parts[-3:]] == ["text-end", "data-analysis", "finish"]
+    assert len(upstream.requests) == 1
+    row = await wait_row(database_url, analysis_id)
+    assert row.status == AnalysisStatus.COMPLETED

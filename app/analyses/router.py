@@ -165,11 +165,9 @@ async def analyse_chat(
     """The `ai-sdk` stream for the AI SDK's hooks, unmodified: `useChat` (DefaultChatTransport:
     the last user message's text is the document, `document_type` from the request body or the
     message's metadata, default `contract`) and `useCompletion` (`{prompt}`). The `finish` part
-    carries `messageMetadata`: the analysis id, token usage and time to first token."""
-    first = await lifecycle.open()
-    if first is None:
-        return Response(status_code=499)
-    return AnalysisStream(lifecycle, first, encoder_for(StreamFormat.AI_SDK))
+    carries `messageMetadata`: the analysis id, token usage and time to first token.
+    `resumable=true`: as on `/v1/analyse/stream`, for `useChat({resume: true})`."""
+    return await _stream(lifecycle, StreamFormat.AI_SDK, resumable, settings, log, producers)
 
 
 @router.post("/analyse", responses=ERRORS)

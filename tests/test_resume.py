@@ -264,9 +264,17 @@ async def test_reconnect_refusals(
     anonymous = await service.get(f"/v1/analyses/{analysis_id}/stream")
     assert anonymous.status_code == 401
     assert anonymous.headers["www-authenticate"] == "Bearer"
-    bad_id = await replay(service, user, analysis_id, last_event_id="seven")
-    assert bad_id.status_code == 422
-    assert "Last-Event-ID" in bad_id.json()["error"]["message"]
+    superscript = await service.get(
+        f"/v1/analyses/{analysis_id}/stream",
+        headers={**bearer(user), "Last-Event-ID": "²".encode()},
+    )
+    assert superscript.status_code == 422
+    for bad in ("seven", "-1", "9" * 5000):
+        bad_id = await replay(service, user, analysis_id, last_event_id=bad)
+        assert bad_id.status_code == 422, bad
+        assert "Last-Event-ID" in bad_id.json()["error"]["message"]
+    bad_after = await replay(service, user, analysis_id, after="-1")
+    assert bad_after.status_code == 422
     tokens_format = await service.post(
         "/v1/analyse/stream",
         params={"format": "tokens", "resumable": "true"},

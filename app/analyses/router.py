@@ -1,6 +1,7 @@
 """Analyses: stream one (`/v1/analyse/stream`), run one (`/v1/analyse`), read stored ones."""
 
 import asyncio
+import re
 import uuid
 from typing import Annotated
 
@@ -48,6 +49,7 @@ from app.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["analyses"])
 
+EVENT_ID = re.compile(r"[0-9]{1,18}")
 ERRORS = error_responses(401, 408, 413, 415, 422, 429, 502, 503, 504)
 
 
@@ -234,7 +236,8 @@ async def resume_stream(
     drain: DrainDep,
     format: Annotated[StreamFormat, Query(description="Wire format.")] = StreamFormat.EVENTS,
     after: Annotated[
-        int | None, Query(ge=0, description="The last event id received (as Last-Event-ID).")
+        int | None,
+        Query(ge=0, lt=10**18, description="The last event id received (as Last-Event-ID)."),
     ] = None,
     last_event_id: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
@@ -242,7 +245,7 @@ async def resume_stream(
     if row is None:
         raise AppError(404, "not_found", "no such analysis")
     if after is None and last_event_id is not None and last_event_id.strip():
-        if not last_event_id.strip().isdigit():
+        if not EVENT_ID.fullmatch(last_event_id.strip()):
             raise AppError(422, "validation_error", "Last-Event-ID: an event id (an integer)")
         after = int(last_event_id)
     key = str(analysis_id)

@@ -275,14 +275,6 @@ async def test_reconnect_refusals(
         assert "Last-Event-ID" in bad_id.json()["error"]["message"]
     bad_after = await replay(service, user, analysis_id, after="-1")
     assert bad_after.status_code == 422
-    tokens_format = await service.post(
-        "/v1/analyse/stream",
-        params={"format": "tokens", "resumable": "true"},
-        json=DOCUMENT,
-        headers=bearer(user),
-    )
-    assert tokens_format.status_code == 422
-    assert "resumable" in tokens_format.json()["error"]["message"]
     assert len(upstream.requests) == 1
 
 
@@ -357,3 +349,20 @@ async def test_the_chat_route_is_resumable_too(
     assert len(upstream.requests) == 1
     row = await wait_row(database_url, analysis_id)
     assert row.status == AnalysisStatus.COMPLETED
+
+
+@pytest.mark.any_database
+async def test_the_tokens_format_resumes_from_the_start(
+    service: httpx.AsyncClient, upstream: OpenAIServer, token: Factory
+) -> None:
+    upstream.script(Script(tokens=ANSWER_TOKENS, delay=0.03))
+    user = token()
+    head, analysis_id = await read_events(
+        service, "POST", "/v1/analyse/stream", 3, **post_args(user, "tokens")
+    )
+    await asyncio.sleep(0.2)
+    again = await replay(service, user, analysis_id, format="tokens")
+    expected = "".join(f"data: {json.dumps({'token': t})}\n\n" for t in ANSWER_TOKENS)
+    assert again.text == expected + "data: [DONE]\n\n"
+    assert again.text.startswith(head)
+    assert len(upstream.requests) == 1

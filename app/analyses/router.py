@@ -105,7 +105,8 @@ Resumable = Annotated[
     bool,
     Query(
         description="Keep the analysis running for RESUME_GRACE_SECONDS after the client leaves, "
-        "and let it reconnect with `GET /v1/analyses/{id}/stream` (`events` and `ai-sdk` only)."
+        "and let it reconnect with `GET /v1/analyses/{id}/stream`: from an event id with "
+        "`events`, from the start with `ai-sdk` or `tokens` (their events carry no ids)."
     ),
 ]
 
@@ -118,9 +119,6 @@ async def _stream(
     log: EventLogDep,
     producers: ProducersDep,
 ) -> Response:
-    if resumable and stream_format is StreamFormat.TOKENS:
-        # Checked before anything is written: the tokens format has no ids to resume from.
-        raise AppError(422, "validation_error", "resumable: only with format=events or ai-sdk")
     first = await lifecycle.open()
     if first is None:
         return Response(status_code=499)

@@ -21,7 +21,15 @@ from devtools.tcp_proxy import TcpRelay
 from tests.conftest import TEST_SECRET, Factory, live_server, redis_url
 from tests.openai_server import OpenAIServer, Script
 from tests.service_process import ServiceProcess, openai_env
-from tests.test_resume import GRACE, last_id, post_args, read_events, replay, resume_settings
+from tests.test_resume import (
+    GRACE,
+    LONG_GRACE,
+    last_id,
+    post_args,
+    read_events,
+    replay,
+    resume_settings,
+)
 from tests.test_stream import ANSWER_TOKENS, sse_events, wait_row
 
 pytestmark = pytest.mark.redis
@@ -84,7 +92,8 @@ async def test_a_reader_on_the_other_instance_keeps_the_analysis(
 ) -> None:
     upstream.script(Script(tokens=ANSWER_TOKENS, delay=3 * GRACE / len(ANSWER_TOKENS)))
     user = token()
-    async with two_instances(database_url, upstream, redis_settings) as (a, b):
+    short = {"resume_grace_seconds": GRACE}
+    async with two_instances(database_url, upstream, redis_settings, **short) as (a, b):
         head, analysis_id = await read_events(a, "POST", "/v1/analyse/stream", 2, **post_args(user))
         await asyncio.sleep(GRACE / 2)
         # Attached to B for about twice the grace: A must see it through Redis.
@@ -100,7 +109,8 @@ async def test_no_reconnect_cancels_and_the_other_instance_says_so(
 ) -> None:
     upstream.script(Script(tokens=ANSWER_TOKENS, delay=0.5))
     user = token()
-    async with two_instances(database_url, upstream, redis_settings) as (a, b):
+    short = {"resume_grace_seconds": GRACE}
+    async with two_instances(database_url, upstream, redis_settings, **short) as (a, b):
         head, analysis_id = await read_events(a, "POST", "/v1/analyse/stream", 2, **post_args(user))
         left_at = time.monotonic()
         [request] = upstream.requests
@@ -163,7 +173,7 @@ async def test_two_worker_processes(
         LLM_MAX_RETRIES="0",
         REDIS_URL=redis_settings["redis_url"],
         REDIS_KEY_PREFIX=redis_settings["redis_key_prefix"],
-        RESUME_GRACE_SECONDS=str(GRACE),
+        RESUME_GRACE_SECONDS=str(LONG_GRACE),
     )
     user = token()
     with (

@@ -32,7 +32,7 @@ from app.analyses.replay import Attachment, Entry, EventLog, Kind, LogUnavailabl
 from app.analyses.response import INTERNAL
 from app.analyses.run import Completed, FindingReady, Token
 from app.analyses.sections import RunEvent, SectionProgress
-from app.analyses.sse import SSE_HEADERS, Encoder
+from app.analyses.sse import DONE, SSE_HEADERS, Encoder
 from app.errors import Failure
 from app.models import Analysis
 from app.schemas import (
@@ -152,8 +152,10 @@ class Producer:
             watcher.cancel()
             if self.reason is None:
                 # Not ours: the server is cancelling its tasks.
-                await lifecycle.close(INTERRUPTED)
-                await writer.end()
+                try:
+                    await lifecycle.close(INTERRUPTED)
+                finally:
+                    await writer.end()
                 raise
             task.uncancel()
             failure = STOPPED[self.reason]
@@ -164,8 +166,11 @@ class Producer:
             add("error", error_info(failure, lifecycle.request_id))
         self._done = True
         watcher.cancel()
-        await lifecycle.close(failure)
-        await writer.end()
+        try:
+            await lifecycle.close(failure)
+        finally:
+            # The readers end with the log, whatever became of the row.
+            await writer.end()
 
     async def _watch(self) -> None:
         """Stop the analysis when no reader came back in time, at the deadline, or on a drain."""
@@ -248,8 +253,12 @@ class LogStream(Response):
             try:
                 async for entry in self.entries:
                     data = _encode(encoder, entry)
-                    if data and (after is None or entry.id > after):
-                        await guard.send(data)
+                    if after is None or entry.id > after:
+                        if data:
+                            await guard.send(data)
+                    elif entry.kind == "result" or entry.kind == "error":
+                        # The client has the outcome: the end of the stream is all it missed.
+                        await guard.send(DONE)
             finally:
                 if self.attachment is not None:
                     await self.attachment.__aexit__(None, None, None)

@@ -22,7 +22,8 @@ import { api, type Proc, PYTHON, ROOT, type Service, startModelServer, startNext
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // The page's analyses are resumable: Stop leaves the analysis to the service's grace period.
-const GRACE_SECONDS = 2;
+// Long enough for a reload (navigation, hydration, the resume request) on a loaded machine.
+const GRACE_SECONDS = 5;
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'];
 
 let dir: string;

@@ -70,6 +70,7 @@ bench: install ## the product against the article's reference (6-10 min; writes 
 	$(RUN) python -m bench.run
 	$(RUN) python -m bench.analyzer_speed
 	$(RUN) python -m bench.long_document
+	$(RUN) python -m bench.resumable
 
 audit: install ## pip-audit over the locked runtime dependencies (needs PyPI's JSON API)
 	$(RUN) python -m scripts.audit

@@ -5,6 +5,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -12,7 +13,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import telemetry
 from app.analyses import router as analyses
 from app.analyses.guard import Drain, DrainMiddleware
+from app.analyses.replay import EventLog, MemoryEventLog
 from app.analyses.repository import sweep_interrupted
+from app.analyses.resumable import Producers
 from app.auth import purge_expired_jtis
 from app.auth_gate import AuthGate
 from app.body_limit import BodySizeLimitMiddleware
@@ -27,6 +30,9 @@ from app.metrics import Metrics
 from app.request_id import RequestIdMiddleware
 from app.routers import health, me
 from app.version import service_version
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 logger = logging.getLogger("app")
 
@@ -45,6 +51,20 @@ async def _maintain(sessionmaker: SessionMaker, settings: Settings) -> None:
         except Exception:
             logger.exception("maintenance failed; retrying later")
         await asyncio.sleep(MAINTENANCE_INTERVAL_SECONDS)
+
+
+def _event_log(settings: Settings) -> "tuple[EventLog, Redis | None]":
+    """The resumable analyses' log: in this process, or in Redis when REDIS_URL is set."""
+    ttl = settings.resume_log_ttl_seconds
+    if not settings.redis_url:
+        return MemoryEventLog(ttl), None
+    from app.analyses.replay_redis import RedisEventLog, connect
+
+    client = connect(settings.redis_url)
+    # If the producer dies, its log outlives the longest analysis and the grace, then expires.
+    run_ttl = settings.stream_max_seconds + settings.resume_grace_seconds + ttl
+    log = RedisEventLog(client, prefix=settings.redis_key_prefix, ttl=ttl, run_ttl=run_ttl)
+    return log, client
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -66,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         chat_model.start()
         engine = create_engine(settings.database_url)
         sessionmaker = create_sessionmaker(engine)
+        event_log, redis = _event_log(settings)
+        producers = Producers()
         maintenance = asyncio.create_task(_maintain(sessionmaker, settings))
         try:
             yield State(
@@ -75,12 +97,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 chat_model=chat_model,
                 drain=drain,
                 metrics=metrics,
+                event_log=event_log,
+                producers=producers,
+                redis=redis,
             )
         finally:
             maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await maintenance
+            # Resumable analyses still running end as `shutting_down` while all is still open.
+            await producers.stop()
             await chat_model.aclose()
+            await event_log.aclose()
+            if redis is not None:
+                await redis.aclose()
             await engine.dispose()
             metrics.close()
             if owns_telemetry:

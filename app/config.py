@@ -117,6 +117,13 @@ class Settings(BaseSettings):
     stream_max_seconds: float = Field(default=280.0, gt=0)
     shutdown_drain_seconds: float = Field(default=15.0, ge=0)
 
+    # Resumable analyses (`?resumable=true`): the event log is in this process unless REDIS_URL
+    # is set; with more than one worker or replica it must be.
+    redis_url: str | None = None
+    redis_key_prefix: str = "compliance:analysis:"
+    resume_grace_seconds: float = Field(default=30.0, ge=0)
+    resume_log_ttl_seconds: float = Field(default=300.0, gt=0)
+
     @model_validator(mode="before")
     @classmethod
     def _csv_lists(cls, data: object) -> object:

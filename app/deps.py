@@ -5,16 +5,21 @@ dependency is `async`: FastAPI runs a plain `def` dependency in a worker thread.
 """
 
 from collections.abc import AsyncIterator
-from typing import Annotated, TypedDict, cast
+from typing import TYPE_CHECKING, Annotated, TypedDict, cast
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.analyses.guard import Drain
+from app.analyses.replay import EventLog
+from app.analyses.resumable import Producers
 from app.config import Settings
 from app.db import SessionMaker
 from app.llm import ChatModel, ModelSlot
 from app.metrics import Metrics
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 class State(TypedDict):
@@ -26,6 +31,10 @@ class State(TypedDict):
     chat_model: ModelSlot
     drain: Drain
     metrics: Metrics
+    event_log: EventLog
+    producers: Producers
+    # Only with REDIS_URL; redis is not imported otherwise.
+    redis: "Redis | None"
 
 
 def state_of(request: Request) -> State:
@@ -50,6 +59,14 @@ async def _metrics(request: Request) -> Metrics:
 
 async def _drain(request: Request) -> Drain:
     return state_of(request)["drain"]
+
+
+async def _event_log(request: Request) -> EventLog:
+    return state_of(request)["event_log"]
+
+
+async def _producers(request: Request) -> Producers:
+    return state_of(request)["producers"]
 
 
 async def _model_slot(request: Request) -> ModelSlot:
@@ -77,6 +94,8 @@ EngineDep = Annotated[AsyncEngine, Depends(_engine)]
 SessionMakerDep = Annotated[SessionMaker, Depends(_sessionmaker)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 DrainDep = Annotated[Drain, Depends(_drain)]
+EventLogDep = Annotated[EventLog, Depends(_event_log)]
+ProducersDep = Annotated[Producers, Depends(_producers)]
 ModelSlotDep = Annotated[ModelSlot, Depends(_model_slot)]
 ModelDep = Annotated[ChatModel, Depends(_model)]
 # scope="function": commit before the response is sent, so a 2xx means the write is durable.

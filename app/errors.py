@@ -83,13 +83,15 @@ _CODES = {
 ERROR_DESCRIPTIONS = {
     401: "Missing or invalid bearer token.",
     404: "No such resource in your organisation.",
+    409: "The analysis is still running and was not started with resumable=true.",
     408: "The request body did not arrive within BODY_READ_TIMEOUT_SECONDS.",
     413: "Request body too large.",
     415: "The body must be sent with Content-Type: application/json.",
     422: "The request does not validate.",
     429: "Too many analyses for this user or organisation (see Retry-After).",
     502: "The model failed before the first token.",
-    503: "The database or the model is unavailable, or the service is shutting down.",
+    503: "The database, the model or the event log is unavailable, or the service is shutting "
+    "down.",
     504: "No first token within FIRST_TOKEN_TIMEOUT_SECONDS.",
 }
 

@@ -5,7 +5,18 @@ import socket
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV_PREFIXES = ("APP_", "FASTAPI_", "DATABASE_", "CORS_", "JWT_", "LLM_", "OPENAI_", "AZURE_")
+ENV_PREFIXES = (
+    "APP_",
+    "FASTAPI_",
+    "DATABASE_",
+    "CORS_",
+    "JWT_",
+    "LLM_",
+    "OPENAI_",
+    "AZURE_",
+    "REDIS_",
+    "RESUME_",
+)
 
 
 def free_port() -> int:

@@ -100,6 +100,41 @@ def postgres_problem() -> str | None:
     return _postgres_problem[0]
 
 
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+_redis_problem: list[str | None] = []
+
+
+def redis_url() -> str:
+    return os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
+
+
+def redis_problem() -> str | None:
+    """Why the Redis server of TEST_REDIS_URL cannot be used (None: it answers); asked once."""
+    if not _redis_problem:
+        import redis
+
+        client = redis.Redis.from_url(redis_url(), socket_timeout=3, socket_connect_timeout=3)
+        try:
+            client.ping()
+            _redis_problem.append(None)
+        except (OSError, redis.RedisError) as exc:
+            _redis_problem.append(f"Redis at {redis_url()} does not answer ({exc})")
+        finally:
+            client.close()
+    return _redis_problem[0]
+
+
+@pytest.fixture
+def redis_settings() -> dict[str, Any]:
+    """REDIS_URL and a key prefix of this test's own; skips when Redis is down, unless required."""
+    problem = redis_problem()
+    if problem is not None:
+        if os.environ.get("REQUIRE_REDIS") == "1":
+            pytest.fail(f"{problem}, and REQUIRE_REDIS=1", pytrace=False)
+        pytest.skip(problem)
+    return {"redis_url": redis_url(), "redis_key_prefix": f"test:{uuid.uuid4().hex[:12]}:"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `any_database` do not depend on the database: they run on SQLite only."""
     kept: list[pytest.Item] = []

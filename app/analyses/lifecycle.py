@@ -101,6 +101,7 @@ class AnalysisLifecycle:
         self.started = time.monotonic()
         self._write: asyncio.Future[uuid.UUID] | None = None
         self._guard: StreamGuard | None = None
+        self._active = False
         self._closed = False
 
     @property
@@ -198,6 +199,7 @@ class AnalysisLifecycle:
             drain=self.drain,
         )
         self.metrics.active_streams.inc()
+        self._active = True
         first: RunEvent
         try:
             async with asyncio.timeout(settings.first_token_timeout_seconds):
@@ -224,6 +226,16 @@ class AnalysisLifecycle:
             await self.close(first.failure)
             raise AppError.of(first.failure)
         return first
+
+    def hand_off_guard(self) -> StreamGuard:
+        """The request's guard now watches only the request; the analysis goes on without it.
+
+        A resumable analysis outlives its first client: it runs in a task of its own, and the
+        request that started it becomes one of its readers.
+        """
+        guard = self.guard
+        self._guard = None
+        return guard
 
     async def stopped(self, cancelled: asyncio.CancelledError) -> Failure:
         """What a cancellation of this request means for the analysis.
@@ -281,6 +293,8 @@ class AnalysisLifecycle:
         """Stop watching the client and close the model request."""
         if self._guard is not None:
             await self._guard.close()
+        if self._active:
+            self._active = False
             self.metrics.active_streams.dec()
         await aclose(self.events)
 

@@ -1,20 +1,40 @@
 """Analyses: stream one (`/v1/analyse/stream`), run one (`/v1/analyse`), read stored ones."""
 
 import asyncio
+import re
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import Response
 
 from app.analyses.chat import ChatRequest, CompletionRequest, analyse_request
+from app.analyses.guard import StreamGuard
 from app.analyses.lifecycle import CLIENT_GONE, AnalysisLifecycle
+from app.analyses.replay import LogUnavailable
 from app.analyses.repository import get_analysis, list_analyses
 from app.analyses.response import STREAM_DESCRIPTION, STREAM_RESPONSES, AnalysisStream
+from app.analyses.resumable import (
+    LOG_UNAVAILABLE,
+    RESUME_DESCRIPTION,
+    LogStream,
+    entries_of,
+    start_resumable,
+    stored_entries,
+)
 from app.analyses.run import Completed, Failed
 from app.analyses.sse import encoder_for
 from app.auth import CurrentUser
-from app.deps import DrainDep, EngineDep, MetricsDep, ModelDep, SessionDep, SettingsDep
+from app.deps import (
+    DrainDep,
+    EngineDep,
+    EventLogDep,
+    MetricsDep,
+    ModelDep,
+    ProducersDep,
+    SessionDep,
+    SettingsDep,
+)
 from app.errors import AppError, error_responses
 from app.request_id import request_id_of
 from app.schemas import (
@@ -22,12 +42,14 @@ from app.schemas import (
     AnalysisDetail,
     AnalysisPage,
     AnalysisResult,
+    AnalysisStatus,
     AnalysisSummary,
     StreamFormat,
 )
 
 router = APIRouter(prefix="/v1", tags=["analyses"])
 
+EVENT_ID = re.compile(r"[0-9]{1,18}")
 ERRORS = error_responses(401, 408, 413, 415, 422, 429, 502, 503, 504)
 
 
@@ -79,6 +101,35 @@ async def _chat_lifecycle(
 
 ChatLifecycle = Annotated[AnalysisLifecycle, Depends(_chat_lifecycle)]
 
+Resumable = Annotated[
+    bool,
+    Query(
+        description="Keep the analysis running for RESUME_GRACE_SECONDS after the client leaves, "
+        "and let it reconnect with `GET /v1/analyses/{id}/stream`: from an event id with "
+        "`events`, from the start with `ai-sdk` or `tokens` (their events carry no ids)."
+    ),
+]
+
+
+async def _stream(
+    lifecycle: AnalysisLifecycle,
+    stream_format: StreamFormat,
+    resumable: bool,
+    settings: SettingsDep,
+    log: EventLogDep,
+    producers: ProducersDep,
+) -> Response:
+    first = await lifecycle.open()
+    if first is None:
+        return Response(status_code=499)
+    encoder = encoder_for(stream_format)
+    if resumable:
+        grace = settings.resume_grace_seconds
+        return start_resumable(
+            lifecycle, first, log=log, producers=producers, grace=grace, encoder=encoder
+        )
+    return AnalysisStream(lifecycle, first, encoder)
+
 
 @router.post(
     "/analyse/stream",
@@ -89,12 +140,13 @@ ChatLifecycle = Annotated[AnalysisLifecycle, Depends(_chat_lifecycle)]
 )
 async def analyse_stream(
     lifecycle: Lifecycle,
+    settings: SettingsDep,
+    log: EventLogDep,
+    producers: ProducersDep,
     format: Annotated[StreamFormat, Query(description="Wire format.")] = StreamFormat.TOKENS,
+    resumable: Resumable = False,
 ) -> Response:
-    first = await lifecycle.open()
-    if first is None:
-        return Response(status_code=499)
-    return AnalysisStream(lifecycle, first, encoder_for(format))
+    return await _stream(lifecycle, format, resumable, settings, log, producers)
 
 
 @router.post(
@@ -103,15 +155,19 @@ async def analyse_stream(
     status_code=200,
     responses={**STREAM_RESPONSES, **ERRORS},
 )
-async def analyse_chat(lifecycle: ChatLifecycle) -> Response:
+async def analyse_chat(
+    lifecycle: ChatLifecycle,
+    settings: SettingsDep,
+    log: EventLogDep,
+    producers: ProducersDep,
+    resumable: Resumable = False,
+) -> Response:
     """The `ai-sdk` stream for the AI SDK's hooks, unmodified: `useChat` (DefaultChatTransport:
     the last user message's text is the document, `document_type` from the request body or the
     message's metadata, default `contract`) and `useCompletion` (`{prompt}`). The `finish` part
-    carries `messageMetadata`: the analysis id, token usage and time to first token."""
-    first = await lifecycle.open()
-    if first is None:
-        return Response(status_code=499)
-    return AnalysisStream(lifecycle, first, encoder_for(StreamFormat.AI_SDK))
+    carries `messageMetadata`: the analysis id, token usage and time to first token.
+    `resumable=true`: as on `/v1/analyse/stream`, for `useChat({resume: true})`."""
+    return await _stream(lifecycle, StreamFormat.AI_SDK, resumable, settings, log, producers)
 
 
 @router.post("/analyse", responses=ERRORS)
@@ -159,3 +215,65 @@ async def read_stored(
     if row is None:
         raise AppError(404, "not_found", "no such analysis")
     return AnalysisDetail.model_validate(row)
+
+
+@router.get(
+    "/analyses/{analysis_id}/stream",
+    response_class=LogStream,
+    status_code=200,
+    description=RESUME_DESCRIPTION,
+    responses={**STREAM_RESPONSES, **error_responses(401, 404, 409, 422, 503)},
+)
+async def resume_stream(
+    request: Request,
+    analysis_id: uuid.UUID,
+    session: SessionDep,
+    user: CurrentUser,
+    log: EventLogDep,
+    settings: SettingsDep,
+    drain: DrainDep,
+    format: Annotated[StreamFormat, Query(description="Wire format.")] = StreamFormat.EVENTS,
+    after: Annotated[
+        int | None,
+        Query(ge=0, lt=10**18, description="The last event id received (as Last-Event-ID)."),
+    ] = None,
+    last_event_id: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    row = await get_analysis(session, user.org, analysis_id)
+    if row is None:
+        raise AppError(404, "not_found", "no such analysis")
+    if after is None and last_event_id is not None and last_event_id.strip():
+        if not EVENT_ID.fullmatch(last_event_id.strip()):
+            raise AppError(422, "validation_error", "Last-Event-ID: an event id (an integer)")
+        after = int(last_event_id)
+    key = str(analysis_id)
+    try:
+        entries = await log.follow(key)
+    except LogUnavailable:
+        raise AppError.of(LOG_UNAVAILABLE, headers={"retry-after": "1"}) from None
+    guard = StreamGuard(
+        request.receive,
+        max_seconds=settings.stream_max_seconds,
+        heartbeat_seconds=settings.sse_heartbeat_seconds,
+        send_timeout_seconds=settings.sse_send_timeout_seconds,
+        drain=drain,
+    )
+    request_id = request_id_of(request)
+    if entries is not None:
+        encoder = encoder_for(format)
+        return LogStream(
+            key,
+            entries,
+            encoder,
+            guard,
+            after=after,
+            attachment=log.attach(key),
+            request_id=request_id,
+        )
+    if row.status == AnalysisStatus.STREAMING:
+        await guard.close()
+        raise AppError(
+            409, "not_resumable", "the analysis is running and was not started with resumable=true"
+        )
+    encoder = encoder_for(format, 0 if after is None else after + 1)
+    return LogStream(key, entries_of(stored_entries(row, after)), encoder, guard)

@@ -72,8 +72,8 @@ class TokensEncoder:
 class EventsEncoder:
     headers: ClassVar[dict[str, str]] = {}
 
-    def __init__(self) -> None:
-        self._id = 0
+    def __init__(self, first_id: int = 0) -> None:
+        self._id = first_id
 
     def _event(self, name: str, payload: str) -> bytes:
         event_id = self._id
@@ -181,9 +181,10 @@ class AiSdkEncoder:
         )
 
 
-def encoder_for(stream_format: StreamFormat) -> Encoder:
+def encoder_for(stream_format: StreamFormat, first_id: int = 0) -> Encoder:
+    """`first_id`: the id of the first event (`events` only), when a replay starts mid-way."""
     if stream_format is StreamFormat.EVENTS:
-        return EventsEncoder()
+        return EventsEncoder(first_id)
     if stream_format is StreamFormat.AI_SDK:
         return AiSdkEncoder()
     return TokensEncoder()

@@ -1,7 +1,8 @@
 // End to end for the AI SDK pages: headless Chromium → `next start` → the Python service → the
 // OpenAI-compatible test server (the offline analyzer's answer for the sample contract, paced).
 // - /chat: `useChat` with DefaultChatTransport, unmodified; findings render before the end, the
-//   Markdown report after; Stop leaves the row `cancelled`.
+//   Markdown report after; a reload mid-analysis resumes the same analysis (`resume: true`); Stop
+//   leaves the row `cancelled` once RESUME_GRACE_SECONDS pass with no reconnect.
 // - /api/chat with a `useCompletion` body ({prompt}) answers the Markdown report.
 // - /history: the organisation's analyses with status, risk counts, TTFT, a chart and a detail.
 // UPDATE_SCREENSHOT=1 writes docs/chat.png and docs/history.png.
@@ -20,6 +21,9 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { api, type Proc, PYTHON, ROOT, type Service, startModelServer, startNext, startService, textChunks } from './support';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// The page's analyses are resumable: Stop leaves the analysis to the service's grace period.
+// Long enough for a reload (navigation, hydration, the resume request) on a loaded machine.
+const GRACE_SECONDS = 5;
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'];
 
 let dir: string;
@@ -45,7 +49,12 @@ before(async () => {
   const answerFile = join(dir, 'answer.json');
   await writeFile(answerFile, stdout);
   model = await startModelServer(answerFile, join(dir, 'model.log'));
-  service = await startService({ LLM_PROVIDER: 'openai', OPENAI_API_KEY: 'unused', OPENAI_BASE_URL: model.baseUrl });
+  service = await startService({
+    LLM_PROVIDER: 'openai',
+    OPENAI_API_KEY: 'unused',
+    OPENAI_BASE_URL: model.baseUrl,
+    RESUME_GRACE_SECONDS: String(GRACE_SECONDS),
+  });
   next = await startNext(service.baseUrl, join(dir, 'next.log'));
   browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
     executablePath: CHROMIUM,
@@ -68,6 +77,12 @@ async function stored(id: string): Promise<contract.AnalysisDetail> {
   const response = await api(service!, `/v1/analyses/${id}`);
   assert.equal(response.status, 200);
   return contract.AnalysisDetail.parse(await response.json());
+}
+
+async function analysisCount(): Promise<number> {
+  const response = await api(service!, '/v1/analyses?limit=100');
+  assert.equal(response.status, 200);
+  return ((await response.json()) as { items: unknown[] }).items.length;
 }
 
 function screenshotPath(name: string): string {
@@ -110,6 +125,30 @@ describe('useChat, useCompletion and the history dashboard', () => {
     await page.close();
   });
 
+  test('a reload mid-analysis continues the same analysis', async () => {
+    const before = await analysisCount();
+    const page = await openChat();
+    await page.click('[data-testid=analyse]');
+    await page.locator('[data-testid=chat-finding]').first().waitFor({ timeout: 60_000 });
+    const results = page.locator('[data-testid=chat-results]');
+    const id = await results.getAttribute('data-analysis-id');
+    assert.ok(id);
+    const url = page.url();
+    assert.match(url, /\/chat\?chat=/);
+    await page.reload();
+    assert.equal(page.url(), url);
+    await page.locator('[data-testid=chat-results][data-phase=done]').waitFor({ timeout: 90_000 });
+    assert.equal(await results.getAttribute('data-analysis-id'), id);
+    const risks = await page
+      .locator('[data-testid=chat-finding]')
+      .evaluateAll((items) => items.map((item) => item.getAttribute('data-risk')));
+    assert.deepEqual(risks, answer.map((finding) => finding.risk));
+    assert.equal((await stored(id)).status, 'completed');
+    // One analysis, one model call: the reload reconnected instead of starting again.
+    assert.equal(await analysisCount(), before + 1);
+    await page.close();
+  });
+
   test('Stop leaves the row cancelled', async () => {
     const page = await openChat();
     await page.click('[data-testid=analyse]');
@@ -117,7 +156,7 @@ describe('useChat, useCompletion and the history dashboard', () => {
     const id = await page.locator('[data-testid=chat-results]').getAttribute('data-analysis-id');
     assert.ok(id);
     await page.click('[data-testid=stop]');
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + (GRACE_SECONDS + 20) * 1000;
     let row = await stored(id);
     while (row.status === 'streaming' && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));

@@ -9,11 +9,15 @@ import { type AnalysisMessage, dataPartSchemas, messageMetadataSchema } from '@/
 
 // `useChat` as it comes: DefaultChatTransport posts its own body ({id, messages, trigger, …}
 // plus `document_type` from `body`) to /api/chat, which hands it to the service unchanged.
+// `resume: true`: on load the hook asks GET /api/chat/{id}/stream for this chat's analysis, so a
+// reload mid-analysis picks the same analysis up again (replayed from its start, then live).
 const transport = new DefaultChatTransport<AnalysisMessage>({ api: '/api/chat' });
 
-export function ChatAnalyser({ sample }: { sample: string }) {
+export function ChatAnalyser({ chatId, sample }: { chatId: string; sample: string }) {
   const [text, setText] = useState(sample);
   const { messages, sendMessage, status, stop, error } = useChat<AnalysisMessage>({
+    id: chatId,
+    resume: true,
     transport,
     dataPartSchemas,
     messageMetadataSchema,

@@ -72,11 +72,13 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=3)"]
 
-# Exec form: the launcher is PID 1 and runs uvicorn in the same process, which gets SIGTERM
-# itself. `python -m app.serve` checks the settings before uvicorn starts any worker, so a refused
-# configuration exits 3 (uvicorn's supervisor alone would exit 0). Two workers per replica (scale
-# out with replicas); graceful shutdown bounded at 17 s: the 15 s drain, 1 s for the last event
-# and the final write, so a client that stopped reading cannot hold the process, inside the
-# platform's 30 s termination grace. The log config makes uvicorn's own first lines JSON, like
-# the app's.
+# Exec form: the launcher is PID 1 and gets SIGTERM itself. `python -m app.serve` checks the
+# settings before any worker exists, so a refused configuration exits 3 (uvicorn's supervisor
+# alone would exit 0); it then imports the modules both workers need once and forks them (they
+# share those imports; uvicorn's supervisor would spawn two fresh interpreters that each import
+# everything), and forwards SIGTERM to them. Every option is uvicorn's. Two workers per replica
+# (scale out with replicas); graceful shutdown bounded at 17 s: the 15 s drain, 1 s for the last
+# event and the final write, so a client that stopped reading cannot hold the process, inside
+# the platform's 30 s termination grace. The log config makes uvicorn's own first lines JSON,
+# like the app's.
 CMD ["python", "-m", "app.serve", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--loop", "uvloop", "--http", "app.edge_http:BoundedHttpToolsProtocol", "--proxy-headers", "--timeout-graceful-shutdown", "17", "--log-config", "app/uvicorn_logging.json"]

@@ -1,4 +1,5 @@
-"""The real service in a uvicorn subprocess, for tests that need a real server and real sockets."""
+"""The real service in a subprocess, started as the image starts it (`python -m app.serve`),
+for tests that need a real server and real sockets."""
 
 import signal
 import subprocess
@@ -35,7 +36,7 @@ class ServiceProcess:
         self.args = [
             sys.executable,
             "-m",
-            "uvicorn",
+            "app.serve",  # the image's launcher: with --workers N, the pre-fork supervisor
             "app.main:app",
             "--host",
             "127.0.0.1",

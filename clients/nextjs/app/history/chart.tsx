@@ -5,7 +5,10 @@ import { Bar, BarChart, CartesianGrid, Legend, Tooltip, XAxis, YAxis } from 'rec
 import type { DayPoint } from '@/lib/history';
 
 const RISK_COLOURS = { high: '#b42318', medium: '#dc6803', low: '#039855' } as const;
-const PALETTE = ['#1d4ed8', '#7c3aed', '#0891b2', '#be185d', '#4d7c0f', '#b45309', '#475569', '#0f766e'];
+const PALETTE = [
+  '#1d4ed8', '#7c3aed', '#0891b2', '#be185d', '#4d7c0f', '#b45309', '#475569', '#0f766e',
+  '#9333ea', '#c2410c', '#15803d', '#a16207', '#0369a1', '#db2777', '#65a30d', '#6b7280',
+];
 
 /** Findings by risk over time (stacked per day); the data is computed on the server. */
 export function RiskChart({ points }: { points: DayPoint[] }) {
@@ -32,7 +35,7 @@ export function RiskChart({ points }: { points: DayPoint[] }) {
   );
 }
 
-/** Findings by category over time; the eight most frequent categories get their own colour. */
+/** Findings by category over time, the most frequent first (sixteen colours before one repeats). */
 export function CategoryChart({ points, categories }: { points: DayPoint[]; categories: string[] }) {
   return (
     <div data-testid="category-chart">

@@ -6,6 +6,8 @@ server; a client drops mid-stream and reconnects, to the same instance or anothe
 
 import asyncio
 import json
+import os
+import random
 import subprocess
 import sys
 import time
@@ -131,7 +133,15 @@ async def test_uninterrupted_resumable_stream_is_the_plain_one(
 EVENTS = 1 + len(ANSWER_TOKENS) + len(ANSWER["findings"]) + 1
 
 
-@pytest.mark.parametrize("drop_after", [1, 4, 13, EVENTS - 1, EVENTS])
+# A drop at a random point as well as at the edges; the seed is in the test id, so a failing
+# point can be replayed with RESUME_DROP_SEED.
+DROP_SEED = int(os.environ.get("RESUME_DROP_SEED") or time.time_ns() % 1_000_000)
+RANDOM_DROP = pytest.param(
+    random.Random(DROP_SEED).randint(2, EVENTS - 2), id=f"random-seed-{DROP_SEED}"
+)
+
+
+@pytest.mark.parametrize("drop_after", [1, 4, 13, EVENTS - 1, EVENTS, RANDOM_DROP])
 async def test_drop_and_reconnect_gets_exactly_the_missed_events(
     service: httpx.AsyncClient,
     upstream: OpenAIServer,

@@ -24,6 +24,7 @@ from tests.service_process import ServiceProcess, openai_env
 from tests.test_resume import (
     GRACE,
     LONG_GRACE,
+    RANDOM_DROP,
     last_id,
     post_args,
     read_events,
@@ -50,7 +51,7 @@ async def two_instances(
 
 
 @pytest.mark.any_database
-@pytest.mark.parametrize("drop_after", [1, 6, 15])
+@pytest.mark.parametrize("drop_after", [1, 6, 15, RANDOM_DROP])
 async def test_reconnect_to_the_other_instance(
     database_url: str,
     upstream: OpenAIServer,

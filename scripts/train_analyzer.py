@@ -61,6 +61,9 @@ class Corpus:
     threshold: float = 0.5
     """Decision value (logit) a sentence must reach; above 0 because the classes are balanced
     in training while unfair sentences are rare in real documents."""
+    context: bool = False
+    """Each sentence also carries the first words of the sentence before it (a clause's heading,
+    or the lead-in of a list), as separate features."""
     gates: Mapping[str, str] = field(default_factory=dict)
     """Category -> regex on the folded, squashed sentence: that category's model is trained on
     (and its analyzer applies it to) only the sentences its gate matches."""
@@ -122,7 +125,7 @@ def load_cuad() -> list[LabelledDocument]:
 
 CORPORA: dict[str, Corpus] = {
     "claudette": Corpus("claudette", tuple(CLAUDETTE_CODES.values()), load_claudette, c=2.0),
-    "cuad": Corpus("cuad", CUAD_CATEGORIES, load_cuad, threshold=0.0, gates=GATES),
+    "cuad": Corpus("cuad", CUAD_CATEGORIES, load_cuad, threshold=0.0, context=True, gates=GATES),
 }
 
 
@@ -130,12 +133,15 @@ CORPORA: dict[str, Corpus] = {
 
 
 def _examples(
-    documents: Sequence[LabelledDocument],
+    documents: Sequence[LabelledDocument], *, context: bool = False
 ) -> tuple[list[Counter[str]], list[frozenset[str]], list[int]]:
     features, labels, owners = [], [], []
     for number, document in enumerate(documents):
+        before = ""
         for sentence in document.sentences:
-            features.append(featurise(document.text[sentence.start : sentence.end]))
+            text = document.text[sentence.start : sentence.end]
+            features.append(featurise(text, before if context else None))
+            before = text
             labels.append(sentence.labels)
             owners.append(number)
     return features, labels, owners
@@ -227,7 +233,7 @@ def _gated(corpus: Corpus, documents: Sequence[LabelledDocument]) -> list[frozen
 
 def fit(corpus: Corpus, documents: Sequence[LabelledDocument]) -> SentenceModel:
     """Train on these documents only (the evaluation passes the training folds)."""
-    features, labels, owners = _examples(documents)
+    features, labels, owners = _examples(documents, context=corpus.context)
     model = _fit_weights(corpus, features, labels, owners, _gated(corpus, documents))
     # The artifact rounds; the evaluation must score exactly what would ship.
     return SentenceModel.from_json(model.to_json())

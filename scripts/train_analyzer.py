@@ -18,7 +18,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,9 @@ from scripts.cuad_corpus import GATES, labelled_sentences, load_contracts
 ROOT = Path(__file__).resolve().parent.parent
 
 SEED = 13
+INNER_FOLDS = 3
+THRESHOLD_GRID = tuple(round(-2.0 + 0.1 * step, 1) for step in range(31))
+"""-2.0 to 1.0: the balanced classifier's own boundary is 0."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +64,19 @@ class Corpus:
     threshold: float = 0.5
     """Decision value (logit) a sentence must reach; above 0 because the classes are balanced
     in training while unfair sentences are rare in real documents."""
+    context: bool = False
+    """Each sentence also carries the first words of the sentence before it (a clause's heading,
+    or the lead-in of a list), as separate features."""
     gates: Mapping[str, str] = field(default_factory=dict)
     """Category -> regex on the folded, squashed sentence: that category's model is trained on
     (and its analyzer applies it to) only the sentences its gate matches."""
+    threshold_precision: float | None = None
+    """When set, each category's threshold is chosen from the training documents alone: the
+    lowest decision value (on `THRESHOLD_GRID`, never above `threshold`) at which the category's
+    sentences reach this precision when scored by models trained on the other parts of an inner
+    split. Categories that never reach it keep `threshold`."""
+    min_words: int = 5
+    """Sentences shorter than this (headings) are never classified, so thresholds ignore them."""
 
 
 # --- CLAUDETTE: Terms of Service, sentence labels -------------------------------------------
@@ -122,7 +135,16 @@ def load_cuad() -> list[LabelledDocument]:
 
 CORPORA: dict[str, Corpus] = {
     "claudette": Corpus("claudette", tuple(CLAUDETTE_CODES.values()), load_claudette, c=2.0),
-    "cuad": Corpus("cuad", CUAD_CATEGORIES, load_cuad, threshold=0.0, gates=GATES),
+    "cuad": Corpus(
+        "cuad",
+        CUAD_CATEGORIES,
+        load_cuad,
+        c=16.0,
+        threshold=0.0,
+        context=True,
+        gates=GATES,
+        threshold_precision=0.7,
+    ),
 }
 
 
@@ -130,12 +152,15 @@ CORPORA: dict[str, Corpus] = {
 
 
 def _examples(
-    documents: Sequence[LabelledDocument],
+    documents: Sequence[LabelledDocument], *, context: bool = False
 ) -> tuple[list[Counter[str]], list[frozenset[str]], list[int]]:
     features, labels, owners = [], [], []
     for number, document in enumerate(documents):
+        before = ""
         for sentence in document.sentences:
-            features.append(featurise(document.text[sentence.start : sentence.end]))
+            text = document.text[sentence.start : sentence.end]
+            features.append(featurise(text, before if context else None))
+            before = text
             labels.append(sentence.labels)
             owners.append(number)
     return features, labels, owners
@@ -225,12 +250,63 @@ def _gated(corpus: Corpus, documents: Sequence[LabelledDocument]) -> list[frozen
     return gated
 
 
-def fit(corpus: Corpus, documents: Sequence[LabelledDocument]) -> SentenceModel:
-    """Train on these documents only (the evaluation passes the training folds)."""
-    features, labels, owners = _examples(documents)
+def _fit_documents(corpus: Corpus, documents: Sequence[LabelledDocument]) -> SentenceModel:
+    features, labels, owners = _examples(documents, context=corpus.context)
     model = _fit_weights(corpus, features, labels, owners, _gated(corpus, documents))
     # The artifact rounds; the evaluation must score exactly what would ship.
     return SentenceModel.from_json(model.to_json())
+
+
+def _inner_thresholds(corpus: Corpus, documents: Sequence[LabelledDocument]) -> np.ndarray:
+    """Per category, the lowest grid threshold whose out-of-fold precision reaches the target,
+    over the sentences the analyzer would score (gate open, at least `min_words` words)."""
+    assert corpus.threshold_precision is not None
+    gates = {category: re.compile(pattern) for category, pattern in corpus.gates.items()}
+    scored: dict[str, list[tuple[float, bool]]] = {c: [] for c in corpus.categories}
+    for part in range(INNER_FOLDS):
+        held = documents[part::INNER_FOLDS]
+        names = {document.name for document in held}
+        model = _fit_documents(corpus, [d for d in documents if d.name not in names])
+        for document in held:
+            texts, contexts, rows = [], [], []
+            before = ""
+            for sentence in document.sentences:
+                text = document.text[sentence.start : sentence.end]
+                squashed = squash(fold(text))
+                opened = [
+                    c for c in corpus.categories if c not in gates or gates[c].search(squashed)
+                ]
+                if opened and text.count(" ") + 1 >= corpus.min_words:
+                    texts.append(squashed)
+                    contexts.append(fold(before))
+                    rows.append((sentence.labels, opened))
+                before = text
+            if not texts:
+                continue
+            values = model.scores(texts, folded=True, contexts=contexts if corpus.context else None)
+            for row, (labels, opened) in enumerate(rows):
+                for category in opened:
+                    k = corpus.categories.index(category)
+                    scored[category].append((float(values[row, k]), category in labels))
+    thresholds = np.full(len(corpus.categories), corpus.threshold)
+    for k, category in enumerate(corpus.categories):
+        pairs = scored[category]
+        for threshold in (t for t in THRESHOLD_GRID if t <= corpus.threshold):
+            chosen = [positive for value, positive in pairs if value >= threshold]
+            if chosen and sum(chosen) >= corpus.threshold_precision * len(chosen):
+                thresholds[k] = threshold
+                break
+    return thresholds
+
+
+def fit(corpus: Corpus, documents: Sequence[LabelledDocument]) -> SentenceModel:
+    """Train on these documents only (the evaluation passes the training folds): thresholds
+    included, which an inner split of these same documents chooses."""
+    model = _fit_documents(corpus, documents)
+    if corpus.threshold_precision is None:
+        return model
+    thresholds = _inner_thresholds(corpus, documents)
+    return SentenceModel.from_json(replace(model, thresholds=thresholds).to_json())
 
 
 def train(name: str) -> str:

@@ -61,15 +61,18 @@ def contract_findings(
             else:
                 match = gate.search(folded, match.start() + 1)
     candidates: list[tuple[int, Span, str, list[str]]] = []
+    contexts: list[str] = []
     for which in sorted(opened):
         number, span = spans[which]
         if content.count(" ", span.start, span.end) + 1 < _MIN_WORDS:
             continue
         text = squash(folded[span.start : span.end])
         candidates.append((number, span, text, opened[which]))
+        before = spans[which - 1][1] if which > 0 else None
+        contexts.append(folded[before.start : before.end] if before else "")
     if not candidates:
         return []
-    scores = model.scores([text for _, _, text, _ in candidates], folded=True)
+    scores = model.scores([text for _, _, text, _ in candidates], folded=True, contexts=contexts)
     merged: dict[tuple[str, int], tuple[Span, list[str]]] = {}
     for (number, span, text, kinds), row in zip(candidates, scores, strict=True):
         for slug in kinds:

@@ -43,9 +43,22 @@ def _grams(folded: str) -> list[str]:
     return [*words, *(f"{a} {b}" for a, b in pairwise(words))]
 
 
-def featurise(text: str) -> Counter[str]:
-    """Word unigrams and bigrams with their counts (what training sees)."""
-    return Counter(_grams(fold(text)))
+CONTEXT_WORDS = 8
+"""How many words of the sentence before (often the clause heading) a context model reads."""
+
+
+def _context_grams(folded: str) -> list[str]:
+    """The first words of the sentence before, marked so they never meet the sentence's own."""
+    words = ["0" if word[0].isdigit() else word for word in _WORD.findall(folded)]
+    return [f"^{word}" for word in words[:CONTEXT_WORDS]]
+
+
+def featurise(text: str, context: str | None = None) -> Counter[str]:
+    """Word unigrams and bigrams with their counts (what training sees), plus the context's."""
+    grams = _grams(fold(text))
+    if context is not None:
+        grams.extend(_context_grams(fold(context)))
+    return Counter(grams)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +82,27 @@ class SentenceModel:
     thresholds: npt.NDArray[np.float64]
     """Per category, on the decision value (the logit)."""
 
-    def scores(self, sentences: Sequence[str], *, folded: bool = False) -> npt.NDArray[np.float64]:
+    def scores(
+        self,
+        sentences: Sequence[str],
+        *,
+        folded: bool = False,
+        contexts: Sequence[str] | None = None,
+    ) -> npt.NDArray[np.float64]:
         """(sentences, categories) decision values; a sentence with no known word scores the bias.
 
-        `folded`: the sentences are already `fold`ed (the engine folds a document once).
+        `folded`: the sentences (and contexts) are already `fold`ed (the engine folds a document
+        once). `contexts`: per sentence, the sentence before it, for a model trained with them.
         """
         get = self.vocabulary.get
         indices: list[int] = []
         owners: list[int] = []
         for row, sentence in enumerate(sentences):
-            found = [
-                i for i in map(get, _grams(sentence if folded else fold(sentence))) if i is not None
-            ]
+            grams = _grams(sentence if folded else fold(sentence))
+            if contexts is not None:
+                context = contexts[row]
+                grams.extend(_context_grams(context if folded else fold(context)))
+            found = [i for i in map(get, grams) if i is not None]
             indices.extend(found)
             owners.extend([row] * len(found))
         out = np.tile(self.bias, (len(sentences), 1))

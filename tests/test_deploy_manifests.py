@@ -174,6 +174,13 @@ def test_every_variable_is_read_by_the_app(
         )
 
 
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_resumable_streams_share_one_event_log(environment: str) -> None:
+    # The image runs two workers and the app scales out: a reconnect lands anywhere.
+    entry = env_of(load(environment, APP_FILE))["REDIS_URL"]
+    assert entry == {"name": "REDIS_URL", "secretRef": "redis-url"}
+
+
 @pytest.mark.parametrize(("environment", "name"), all_manifests())
 def test_secrets_come_from_key_vault(environment: str, name: str) -> None:
     manifest = load(environment, name)

@@ -12,10 +12,12 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
+
+from devtools.threaded_http import ThreadedHttpServer
 
 __all__ = ["IdentityServer", "TokenRequest"]
 
@@ -38,14 +40,12 @@ class IdentityServer:
         self.status: int | None = None
         self.requests: list[TokenRequest] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: ThreadedHttpServer | None = None
 
     @property
     def endpoint(self) -> str:
-        assert self._server is not None, "the identity server is not running"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/msi/token"
+        assert self._http is not None, "the identity server is not running"
+        return f"{self._http.base_url}/msi/token"
 
     def environment(self) -> dict[str, str]:
         """What the platform sets in the app's environment."""
@@ -75,12 +75,7 @@ class IdentityServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="identity-server", daemon=True
-        )
-        self._thread.start()
+        self._http = ThreadedHttpServer(Handler, "identity-server")
         return self
 
     def answer(self, request: TokenRequest) -> tuple[int, dict[str, Any]]:
@@ -104,13 +99,9 @@ class IdentityServer:
         return 200, body
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     def __enter__(self) -> Self:
         return self.start()

@@ -11,7 +11,7 @@ import gzip
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Self
 
@@ -32,6 +32,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import (
     add_TraceServiceServicer_to_server,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+from devtools.threaded_http import ThreadedHttpServer
 
 __all__ = ["OtlpReceiver", "ReceivedSpan"]
 
@@ -65,8 +67,7 @@ class OtlpReceiver:
     metrics: dict[str, list[Any]] = field(default_factory=dict)
     content_types: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _http: ThreadedHttpServer | None = None
     _grpc_server: Any = None
     _grpc_port: int = 0
 
@@ -74,9 +75,8 @@ class OtlpReceiver:
     def endpoint(self) -> str:
         if self.grpc:
             return f"http://127.0.0.1:{self._grpc_port}"
-        assert self._server is not None, "the receiver is not running"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        assert self._http is not None, "the receiver is not running"
+        return self._http.base_url
 
     def start(self) -> Self:
         if self.grpc:
@@ -109,12 +109,7 @@ class OtlpReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="otlp-receiver", daemon=True
-        )
-        self._thread.start()
+        self._http = ThreadedHttpServer(Handler, "otlp-receiver")
         return self
 
     def _start_grpc(self) -> Self:
@@ -182,13 +177,9 @@ class OtlpReceiver:
         if self._grpc_server is not None:
             self._grpc_server.stop(grace=None)
             self._grpc_server = None
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     def __enter__(self) -> Self:
         return self.start()

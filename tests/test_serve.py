@@ -13,6 +13,7 @@ import pytest
 from devtools.processes import ROOT, clean_env, free_port
 from tests.conftest import TEST_SECRET, migrate
 from tests.service_process import ServiceProcess
+from tests.test_startup import run_probe
 
 # What the supervisor holds when it forks: the modules, and no thread.
 PROBE = """
@@ -27,22 +28,7 @@ print(threading.active_count(), " ".join(sorted(n for n in watched if n in sys.m
 
 
 def preloaded(provider: str, tmp_path: Path) -> tuple[int, set[str]]:
-    env = clean_env(
-        LLM_PROVIDER=provider,
-        OPENAI_API_KEY="unused",
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/unused.db",
-        PYTHONPATH=str(ROOT),
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    threads, *names = result.stdout.split()
+    threads, *names = run_probe(PROBE, provider, tmp_path).split()
     return int(threads), set(names)
 
 

@@ -36,7 +36,8 @@ print(" ".join(sorted(name for name in watched if name in sys.modules)))
 """
 
 
-def imported_by(provider: str, tmp_path: Path) -> set[str]:
+def run_probe(code: str, provider: str, tmp_path: Path) -> str:
+    """What `code` prints in a fresh interpreter configured for `provider`."""
     env = clean_env(
         LLM_PROVIDER=provider,
         OPENAI_API_KEY="unused",
@@ -44,7 +45,7 @@ def imported_by(provider: str, tmp_path: Path) -> set[str]:
         PYTHONPATH=str(ROOT),
     )
     result = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", code],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -52,7 +53,11 @@ def imported_by(provider: str, tmp_path: Path) -> set[str]:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    return set(result.stdout.split())
+    return result.stdout
+
+
+def imported_by(provider: str, tmp_path: Path) -> set[str]:
+    return set(run_probe(PROBE, provider, tmp_path).split())
 
 
 @pytest.mark.process

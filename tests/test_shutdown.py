@@ -146,5 +146,8 @@ async def test_sigterm_ends_every_reader_of_a_resumable_analysis_with_an_error_e
         data = json.loads(events[-2]["data"])
         error = data["error"] if name == "tokens" else data
         assert (error["code"], error["retryable"]) == ("shutting_down", True), (name, body)
+        # A reader's own stop sends its error without an id: the ids stay the log's.
+        ids = [int(e["id"]) for e in events if "id" in e]
+        assert ids == list(range(len(ids))), (name, body)
     row = await wait_row(database_url, analysis_id)
     assert (row.status, row.error_code) == (AnalysisStatus.FAILED, "shutting_down")

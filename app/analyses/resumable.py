@@ -275,7 +275,12 @@ class LogStream(Response):
             reason = guard.reason
             if not ended and (reason == "shutdown" or reason == "deadline"):
                 failure = STOPPED[reason]
-                await guard.send_final(encoder.error(error_info(failure, self.request_id)))
+                data = encoder.error(error_info(failure, self.request_id))
+                if data.startswith(b"id: "):
+                    # No id of its own: the log's next id is the analysis's (it may go on
+                    # elsewhere), so a reconnect from the last real id still gets the outcome.
+                    data = data.split(b"\n", 1)[1]
+                await guard.send_final(data)
         except LogUnavailable as exc:
             logger.warning("event log of analysis %s unreadable: %s", self.analysis_id, exc)
             await guard.send_final(encoder.error(error_info(LOG_UNAVAILABLE, self.request_id)))

@@ -159,6 +159,9 @@ def configure_logging(fmt: Literal["json", "text"], level: str) -> None:
     # libraries log what they send: statements with their parameters, the model request.
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # azure-identity's warnings quote the token endpoint's answer, which can hold the token (a
+    # truncated or garbled one); our own line names the failure's classes.
+    logging.getLogger("azure").setLevel(logging.ERROR)
     # Our access line replaces uvicorn's: it knows the route, the caller and the outcome.
     uvicorn_access = logging.getLogger("uvicorn.access")
     uvicorn_access.handlers.clear()

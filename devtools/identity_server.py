@@ -38,6 +38,8 @@ class IdentityServer:
         self.lifetime_seconds = lifetime_seconds
         # Set to an HTTP status to answer every request with that error.
         self.status: int | None = None
+        # Set to answer every request with these bytes as the body of a 200 (a garbled answer).
+        self.raw_body: bytes | None = None
         self.requests: list[TokenRequest] = []
         self._lock = threading.Lock()
         self._http: ThreadedHttpServer | None = None
@@ -66,6 +68,8 @@ class IdentityServer:
                     server.requests.append(request)
                 status, body = server.answer(request)
                 payload = json.dumps(body).encode()
+                if server.raw_body is not None:
+                    status, payload = 200, server.raw_body
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))

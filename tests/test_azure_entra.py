@@ -153,3 +153,37 @@ def test_the_token_is_not_in_the_settings_dump(identity: IdentityServer) -> None
     """Nothing of the identity reaches the settings (and so nothing of it reaches /ready)."""
     settings = Settings(llm_provider="azure", azure_openai_endpoint="https://x")
     assert identity.header not in json.dumps(settings.model_dump(mode="json"))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(lambda token: b'{"access_token": "' + token.encode(), id="truncated"),
+        pytest.param(lambda token: b"<html>" + token.encode() + b"</html>", id="not-json"),
+        pytest.param(lambda token: b"{}", id="no-token"),
+    ],
+)
+async def test_a_garbled_token_answer_is_a_503_and_never_logged(
+    database_url: str,
+    upstream: OpenAIServer,
+    identity: IdentityServer,
+    token: Factory,
+    caplog: pytest.LogCaptureFixture,
+    answer: Any,
+) -> None:
+    identity.raw_body = answer(identity.token)
+    settings = azure_settings(database_url, upstream)
+    caplog.set_level(logging.DEBUG)
+    headers = bearer(token())
+    async with live_server(settings) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+        response = await client.post("/v1/analyse/stream", json=DOCUMENT, headers=headers)
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert (error["code"], error["retryable"]) == ("upstream_token_unavailable", True)
+    assert error["request_id"] == response.headers["x-request-id"]
+    assert identity.requests, "the token endpoint was asked"
+    assert upstream.requests == []
+    logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert "model request failed: code=upstream_token_unavailable" in logged
+    assert identity.token not in logged
+    assert identity.header not in logged

@@ -204,3 +204,57 @@ async def test_sigterm_with_a_stalled_client_ends_within_the_drain(
     assert exited < drain + 2.0 + 1.0, (exited, log)
     row = await wait_row(database_url, analysis_id)
     assert (row.status, row.error_code) == (AnalysisStatus.FAILED, "shutting_down")
+
+
+async def test_a_stalled_reader_of_a_resumable_analysis_is_stopped_by_its_send_timeout(
+    database_url: str, upstream: OpenAIServer, token: Factory
+) -> None:
+    # A reconnect is guarded like the POST: a reader that stops reading is let go after the send
+    # timeout, and the analysis goes on for the others.
+    settings = openai_settings(
+        database_url,
+        upstream,
+        sse_send_timeout_seconds=1.0,
+        sse_heartbeat_seconds=0.3,
+        resume_grace_seconds=30.0,
+    )
+    upstream.script(Script(tokens=BIG_TOKENS, delay=0.005))
+    user = token()
+    headers = {"Authorization": f"Bearer {user}"}
+    async with live_server(settings) as base_url, httpx.AsyncClient(base_url=base_url) as client:
+        async with client.stream(
+            "POST",
+            "/v1/analyse/stream",
+            params={"format": "tokens", "resumable": "true"},
+            json=DOCUMENT,
+            headers=headers,
+        ) as first:
+            analysis_id = first.headers["x-analysis-id"]
+        host, port = base_url.removeprefix("http://").split(":")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.sock_connect(sock, (host, int(port)))
+            request = (
+                f"GET /v1/analyses/{analysis_id}/stream?format=tokens HTTP/1.1\r\n"
+                f"Host: {host}\r\nAuthorization: Bearer {user}\r\n\r\n"
+            ).encode()
+            await loop.sock_sendall(sock, request)
+            await asyncio.sleep(4.0)
+            received = 0
+            async with asyncio.timeout(30):
+                while chunk := await loop.sock_recv(sock, 65536):
+                    received += len(chunk)
+        finally:
+            sock.close()
+        whole = await client.get(
+            f"/v1/analyses/{analysis_id}/stream", params={"format": "tokens"}, headers=headers
+        )
+    assert sse_events(whole.text)[-1] == {"data": "[DONE]"}
+    # Cut while stalled: far less than the whole stream came through, and the server closed it.
+    assert received < len(whole.content) / 2, (received, len(whole.content))
+    row = await wait_row(database_url, analysis_id, timeout=30.0)
+    # BIG_TOKENS is no valid answer: the analysis ends failed, on its own terms, for everyone.
+    assert (row.status, row.error_code) == (AnalysisStatus.FAILED, "invalid_model_output")

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.analyses.replay import Entry, MemoryEventLog
 from app.schemas import AnalysisStatus
 from devtools.openai_server import OpenAIServer, Script
 from devtools.processes import ROOT, clean_env
@@ -395,3 +396,14 @@ async def test_the_tokens_format_resumes_from_the_start(
     assert again.text == expected + "data: [DONE]\n\n"
     assert again.text.startswith(head)
     assert len(upstream.requests) == 1
+
+
+async def test_an_ended_log_expires_in_an_idle_process() -> None:
+    log = MemoryEventLog(ttl=0.2)
+    writer = log.writer("a1")
+    writer.add(Entry(0, "token", "x"))
+    await writer.end()
+    assert "a1" in log.live
+    # Nothing else happens in the process: the log still goes once its time is up.
+    await asyncio.sleep(0.5)
+    assert log.live == {}

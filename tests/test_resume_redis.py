@@ -197,3 +197,32 @@ async def test_two_worker_processes(
     assert len(upstream.requests) == 1
     row = await wait_row(database_url, analysis_id)
     assert row.status == AnalysisStatus.COMPLETED
+
+
+@pytest.mark.any_database
+async def test_an_unreadable_log_entry_is_an_error_event_not_a_cut_stream(
+    database_url: str, upstream: OpenAIServer, token: Factory, redis_settings: dict[str, Any]
+) -> None:
+    # Whatever a reader cannot decode (a corrupt or foreign entry under the key), its client
+    # gets the retryable error event and `[DONE]`.
+    upstream.script(Script(tokens=ANSWER_TOKENS))
+    user = token()
+    async with two_instances(database_url, upstream, redis_settings) as (a, b):
+        done = await a.post("/v1/analyse/stream", **post_args(user))
+        analysis_id = done.headers["x-analysis-id"]
+        client = Redis.from_url(redis_url())
+        try:
+            key = f"{redis_settings['redis_key_prefix']}{analysis_id}"
+            await client.delete(key)
+            await client.xadd(key, {"e": '[[0,"start",{"not":"a start event"}]]'})
+            await client.expire(key, 60)
+        finally:
+            await client.aclose()
+        resumed = await replay(b, user, analysis_id)
+    assert resumed.status_code == 200
+    events = sse_events(resumed.text)
+    assert events[-1] == {"data": "[DONE]"}, resumed.text
+    assert events[-2]["event"] == "error"
+    error = json.loads(events[-2]["data"])
+    assert (error["code"], error["retryable"]) == ("event_log_unavailable", True)
+    assert error["request_id"] == resumed.headers["x-request-id"]

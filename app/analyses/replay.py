@@ -202,6 +202,8 @@ class MemoryEventLog:
 
     def ended(self, analysis_id: str) -> None:
         self._expiry[analysis_id] = time.monotonic() + self.ttl
+        # Not only on the next analysis: an idle process lets its last logs go too.
+        asyncio.get_running_loop().call_later(self.ttl, self._expire)
 
     async def follow(self, analysis_id: str) -> AsyncIterator[Entry] | None:
         return self.follow_local(analysis_id)

@@ -197,7 +197,13 @@ class RedisEventLog:
                     batch = fields.get(b"e")
                     if batch is None:
                         return
-                    for entry in loads(batch):
+                    try:
+                        entries = loads(batch)
+                    except (ValueError, TypeError, KeyError, AssertionError) as exc:
+                        # A corrupt or foreign entry under the key: the reader's client is told,
+                        # never cut off. The class name only: the entry holds document text.
+                        raise LogUnavailable(f"unreadable entry: {type(exc).__name__}") from None
+                    for entry in entries:
                         yield entry
 
     def attach(self, analysis_id: str) -> Attachment:

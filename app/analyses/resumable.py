@@ -247,18 +247,21 @@ class LogStream(Response):
         send = scope.get("state", {}).get(BODY_SEND, send)
         guard, encoder, after = self.guard, self.encoder, self.after
         guard.attach(send)
+        ended = False
         try:
             if self.attachment is not None:
                 await self.attachment.__aenter__()
             try:
                 async for entry in self.entries:
                     data = _encode(encoder, entry)
+                    outcome = entry.kind == "result" or entry.kind == "error"
                     if after is None or entry.id > after:
                         if data:
                             await guard.send(data)
-                    elif entry.kind == "result" or entry.kind == "error":
+                    elif outcome:
                         # The client has the outcome: the end of the stream is all it missed.
                         await guard.send(DONE)
+                    ended = ended or outcome
             finally:
                 if self.attachment is not None:
                     await self.attachment.__aexit__(None, None, None)
@@ -266,7 +269,18 @@ class LogStream(Response):
             if not guard.owns_cancellation():
                 await guard.close()
                 raise
-            # This reader's client left, stalled or ran out of time: the analysis goes on.
+            # This reader's client left, stalled or ran out of time: the analysis goes on. A
+            # reader stopped by the drain or its deadline may still have a client: it is told
+            # why, as a plain stream would be (the producer's own error entry may come later).
+            reason = guard.reason
+            if not ended and (reason == "shutdown" or reason == "deadline"):
+                failure = STOPPED[reason]
+                data = encoder.error(error_info(failure, self.request_id))
+                if data.startswith(b"id: "):
+                    # No id of its own: the log's next id is the analysis's (it may go on
+                    # elsewhere), so a reconnect from the last real id still gets the outcome.
+                    data = data.split(b"\n", 1)[1]
+                await guard.send_final(data)
         except LogUnavailable as exc:
             logger.warning("event log of analysis %s unreadable: %s", self.analysis_id, exc)
             await guard.send_final(encoder.error(error_info(LOG_UNAVAILABLE, self.request_id)))

@@ -31,8 +31,8 @@ run: install migrate ## serve http://$(HOST):$(PORT) (SQLite + offline analyzer;
 test: install ## run the whole suite against SQLite and PostgreSQL (PostgreSQL tests skip if it is down)
 	$(RUN) pytest
 
-test-fast: install ## the in-process tests on SQLite only (no PostgreSQL, subprocesses, Docker replay or fuzzing)
-	$(RUN) pytest -q -m "not postgres and not process and not container and not fuzz and not slow" --durations=5
+test-fast: install ## the in-process tests on SQLite only (no PostgreSQL, Redis, subprocesses, Docker replay, fuzzing or slow tests)
+	$(RUN) pytest -q -m "not postgres and not redis and not process and not container and not fuzz and not slow" --durations=5
 
 lint: install ## ruff check and ruff format --check
 	$(RUN) ruff check .

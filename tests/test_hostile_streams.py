@@ -67,6 +67,7 @@ async def stalled_client(base_url: str, token: str) -> AsyncIterator[str]:
         sock.close()
 
 
+@pytest.mark.slow
 async def test_a_client_that_stops_reading_is_cancelled_as_stalled(
     database_url: str, upstream: OpenAIServer, token: Factory
 ) -> None:
@@ -206,6 +207,7 @@ async def test_sigterm_with_a_stalled_client_ends_within_the_drain(
     assert (row.status, row.error_code) == (AnalysisStatus.FAILED, "shutting_down")
 
 
+@pytest.mark.slow
 async def test_a_stalled_reader_of_a_resumable_analysis_is_stopped_by_its_send_timeout(
     database_url: str, upstream: OpenAIServer, token: Factory
 ) -> None:

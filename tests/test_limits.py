@@ -45,6 +45,7 @@ async def test_user_rate_limit(database_url: str, upstream: OpenAIServer, token:
     assert len(upstream.requests) == 4
 
 
+@pytest.mark.slow
 async def test_org_concurrency_holds_across_two_workers(
     database_url: str, upstream: OpenAIServer, token: Factory
 ) -> None:

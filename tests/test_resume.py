@@ -142,7 +142,17 @@ RANDOM_DROP = pytest.param(
 )
 
 
-@pytest.mark.parametrize("drop_after", [1, 4, 13, EVENTS - 1, EVENTS, RANDOM_DROP])
+@pytest.mark.parametrize(
+    "drop_after",
+    [
+        pytest.param(1, marks=pytest.mark.slow),
+        pytest.param(4, marks=pytest.mark.slow),
+        pytest.param(13, marks=pytest.mark.slow),
+        pytest.param(EVENTS - 1, marks=pytest.mark.slow),
+        pytest.param(EVENTS, marks=pytest.mark.slow),
+        RANDOM_DROP,
+    ],
+)
 async def test_drop_and_reconnect_gets_exactly_the_missed_events(
     service: httpx.AsyncClient,
     upstream: OpenAIServer,
@@ -175,6 +185,7 @@ async def test_drop_and_reconnect_gets_exactly_the_missed_events(
 
 
 @pytest.mark.any_database
+@pytest.mark.slow
 async def test_after_query_parameter_and_two_readers(
     service: httpx.AsyncClient, upstream: OpenAIServer, token: Factory
 ) -> None:
@@ -193,6 +204,7 @@ async def test_after_query_parameter_and_two_readers(
 
 
 @pytest.mark.any_database
+@pytest.mark.slow
 async def test_ai_sdk_resume_replays_the_message_stream(
     service: httpx.AsyncClient, upstream: OpenAIServer, token: Factory
 ) -> None:
@@ -213,6 +225,7 @@ async def test_ai_sdk_resume_replays_the_message_stream(
     assert len(upstream.requests) == 1
 
 
+@pytest.mark.slow
 async def test_no_reconnect_cancels_within_the_grace(
     short_grace: httpx.AsyncClient, upstream: OpenAIServer, token: Factory, database_url: str
 ) -> None:
@@ -236,6 +249,7 @@ async def test_no_reconnect_cancels_within_the_grace(
     assert events[-1] == {"data": "[DONE]"}
 
 
+@pytest.mark.slow
 async def test_a_reader_within_the_grace_keeps_the_analysis(
     short_grace: httpx.AsyncClient, upstream: OpenAIServer, token: Factory, database_url: str
 ) -> None:
@@ -253,6 +267,7 @@ async def test_a_reader_within_the_grace_keeps_the_analysis(
 
 
 @pytest.mark.any_database
+@pytest.mark.slow
 async def test_stored_outcome_once_the_log_expired(
     database_url: str, upstream: OpenAIServer, token: Factory
 ) -> None:
@@ -327,6 +342,7 @@ async def test_a_running_plain_analysis_is_not_resumable(
     assert refused.json()["error"]["code"] == "not_resumable"
 
 
+@pytest.mark.slow
 async def test_shutdown_ends_a_resumable_analysis_nobody_reads(
     database_url: str, upstream: OpenAIServer, token: Factory
 ) -> None:
@@ -355,6 +371,7 @@ def test_redis_is_not_imported_without_redis_url() -> None:
 
 
 @pytest.mark.any_database
+@pytest.mark.slow
 async def test_the_chat_route_is_resumable_too(
     service: httpx.AsyncClient, upstream: OpenAIServer, token: Factory, database_url: str
 ) -> None:
@@ -382,6 +399,7 @@ async def test_the_chat_route_is_resumable_too(
 
 
 @pytest.mark.any_database
+@pytest.mark.slow
 async def test_the_tokens_format_resumes_from_the_start(
     service: httpx.AsyncClient, upstream: OpenAIServer, token: Factory
 ) -> None:
@@ -398,6 +416,7 @@ async def test_the_tokens_format_resumes_from_the_start(
     assert len(upstream.requests) == 1
 
 
+@pytest.mark.slow
 async def test_an_ended_log_expires_in_an_idle_process() -> None:
     log = MemoryEventLog(ttl=0.2)
     writer = log.writer("a1")

@@ -236,6 +236,7 @@ async def test_a_client_that_leaves_closes_every_open_section(
     assert (row.status, row.error_code) == (AnalysisStatus.CANCELLED, "client_disconnected")
 
 
+@pytest.mark.slow
 async def test_the_deadline_holds_with_sections_open(
     database_url: str, upstream: OpenAIServer, token: Factory
 ) -> None:

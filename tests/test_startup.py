@@ -127,6 +127,7 @@ async def test_ready_only_when_an_analysis_is_served(tmp_path: Path) -> None:
         service.stop()
 
 
+@pytest.mark.slow
 def test_compiled_models_are_the_json_models(tmp_path: Path) -> None:
     for corpus in ("cuad", "claudette"):
         source = learned.model_path(corpus)

@@ -236,6 +236,7 @@ async def test_findings_arrive_before_the_stream_ends(
 
 
 @pytest.mark.any_database
+@pytest.mark.slow
 async def test_heartbeats_while_the_upstream_is_slow(
     service: httpx.AsyncClient, upstream: OpenAIServer, token: Factory
 ) -> None:
@@ -402,6 +403,7 @@ async def test_mid_stream_failure_sends_an_error_then_done(
     assert (row.status, row.error_code) == (AnalysisStatus.FAILED, code)
 
 
+@pytest.mark.slow
 async def test_deadline_ends_the_stream(
     database_url: str, upstream: OpenAIServer, token: Factory
 ) -> None:

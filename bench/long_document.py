@@ -23,6 +23,7 @@ import httpx
 
 from app.analyses.sections import split_sections
 from app.cli import mint_token
+from bench import report
 from bench.services import SECRET, Service, migrate, product_app
 from bench.upstream import Upstream
 from devtools.openai_server import split_tokens
@@ -174,14 +175,7 @@ def main() -> None:
     table = render(results, args.runs)
     print(table)
     if not args.no_write:
-        path = ROOT / "docs" / "performance.md"
-        text = path.read_text()
-        if START in text:
-            head, rest = text.split(START, 1)
-            text = head + table + rest.split(END, 1)[1]
-        else:
-            text = text.rstrip() + "\n\n## Long documents\n\n" + table + "\n"
-        path.write_text(text)
+        report.write_block(ROOT / "docs" / "performance.md", table, START, END, "Long documents")
 
 
 if __name__ == "__main__":

@@ -236,13 +236,19 @@ def render(results: dict[str, Any], command: str, markers: bool = True) -> str:
 
 
 def write(path: Path, table: str) -> None:
+    write_block(path, table, START, END)
+
+
+def write_block(path: Path, table: str, start: str, end: str, heading: str = "") -> None:
+    """Put `table` (which carries its own markers) between `start` and `end` of `path`: in place
+    of the last run's, or appended under `heading` the first time."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
-        text = before + table + after
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + table + rest.split(end, 1)[1]
     else:
-        text = text.rstrip("\n") + "\n\n" + table + "\n"
+        title = f"## {heading}\n\n" if heading else ""
+        text = text.rstrip("\n") + "\n\n" + title + table + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
 

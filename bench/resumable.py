@@ -25,6 +25,7 @@ import httpx
 from redis import Redis
 
 from app.cli import mint_token
+from bench import report
 from bench.analysis_answer import answer_tokens
 from bench.procfs import cpu_seconds
 from bench.services import SECRET, Service, migrate, product_app
@@ -136,14 +137,9 @@ def main() -> None:
     table = render(cpu, writes, args.rounds)
     print(table)
     if not args.no_write:
-        path = ROOT / "docs" / "performance.md"
-        text = path.read_text()
-        if START in text:
-            head, rest = text.split(START, 1)
-            text = head + table + rest.split(END, 1)[1]
-        else:
-            text = text.rstrip() + "\n\n## Resumable analyses\n\n" + table + "\n"
-        path.write_text(text)
+        report.write_block(
+            ROOT / "docs" / "performance.md", table, START, END, "Resumable analyses"
+        )
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli import mint_token
+from bench import report
 from bench.analysis_answer import answer_tokens
 from bench.processes import exit_on_signals, python, spawn, stop, stop_all
 from bench.procfs import group_cpu_seconds
@@ -298,13 +299,7 @@ def render(
 
 
 def write(path: Path, table: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + table + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + table + "\n"
-    path.write_text(text, encoding="utf-8")
+    report.write_block(path, table, START, END)
 
 
 def main() -> None:

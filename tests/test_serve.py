@@ -15,20 +15,23 @@ from tests.conftest import TEST_SECRET, migrate
 from tests.service_process import ServiceProcess
 from tests.test_startup import run_probe
 
-# What the supervisor holds when it forks: the modules, and no thread.
+# What the supervisor holds when it forks: the modules, and no thread; the collector back on, with
+# the imported objects frozen out of its reach.
 PROBE = """
-import sys, threading
+import gc, sys, threading
 from app.config import load_settings
 from app.serve import preload
 preload(load_settings())
 watched = ("fastapi", "sqlalchemy", "app.application", "app.main", "openai", "langchain_openai",
            "langsmith", "httpx2", "app.analyzer", "numpy")
-print(threading.active_count(), " ".join(sorted(n for n in watched if n in sys.modules)))
+frozen = "frozen" if gc.isenabled() and gc.get_freeze_count() > 100_000 else "not-frozen"
+print(threading.active_count(), frozen, " ".join(sorted(n for n in watched if n in sys.modules)))
 """
 
 
 def preloaded(provider: str, tmp_path: Path) -> tuple[int, set[str]]:
-    threads, *names = run_probe(PROBE, provider, tmp_path).split()
+    threads, frozen, *names = run_probe(PROBE, provider, tmp_path).split()
+    assert frozen == "frozen"
     return int(threads), set(names)
 
 

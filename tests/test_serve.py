@@ -15,17 +15,18 @@ from tests.conftest import TEST_SECRET, migrate
 from tests.service_process import ServiceProcess
 from tests.test_startup import run_probe
 
-# What the supervisor holds when it forks: the modules, and no thread; the collector back on, with
-# the imported objects frozen out of its reach.
+# What the supervisor holds when it forks: the modules, and no thread, not even a native one (NumPy's
+# OpenBLAS starts one per core unless told otherwise); the collector back on, with the imported
+# objects frozen out of its reach.
 PROBE = """
-import gc, sys, threading
+import gc, os, sys
 from app.config import load_settings
 from app.serve import preload
 preload(load_settings())
 watched = ("fastapi", "sqlalchemy", "app.application", "app.main", "openai", "langchain_openai",
            "langsmith", "httpx2", "app.analyzer", "numpy")
 frozen = "frozen" if gc.isenabled() and gc.get_freeze_count() > 100_000 else "not-frozen"
-print(threading.active_count(), frozen, " ".join(sorted(n for n in watched if n in sys.modules)))
+print(len(os.listdir("/proc/self/task")), frozen, " ".join(sorted(n for n in watched if n in sys.modules)))
 """
 
 

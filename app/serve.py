@@ -37,19 +37,22 @@ logger = logging.getLogger("uvicorn.error")
 STARTUP_FAILURE = 3
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 PRELOAD_COMMON = ("app.main", "app.application")
-# What `app.llm.build_chat_model` imports for each provider; importing is fork-safe, building
+# What `app.llm.build_chat_model` and a model's first request import for each provider (the
+# SDK loads its chat resources and httpx2 its transport lazily); importing is fork-safe, building
 # a client (threads, connections, TLS contexts) is not, so that stays in the worker.
+OPENAI_CLIENT = (
+    "langchain_openai",
+    "openai",
+    "openai.resources.chat.completions.completions",
+    "httpx2",
+    "httpcore2",
+    "app.llm.fast_openai",
+    "app.llm.sse",
+)
 PRELOAD_PROVIDER: dict[str, tuple[str, ...]] = {
     "local": ("app.analyzer.learned", "app.analyzer.stream"),
-    "openai": ("langchain_openai", "openai", "httpx2", "app.llm.fast_openai", "app.llm.sse"),
-    "azure": (
-        "langchain_openai",
-        "openai",
-        "httpx2",
-        "app.llm.fast_openai",
-        "app.llm.sse",
-        "app.llm.entra",
-    ),
+    "openai": OPENAI_CLIENT,
+    "azure": (*OPENAI_CLIENT, "app.llm.entra"),
 }
 
 

@@ -24,7 +24,7 @@ from app.config import load_settings
 from app.serve import preload
 preload(load_settings())
 watched = ("fastapi", "sqlalchemy", "app.application", "app.main", "openai", "langchain_openai",
-           "langsmith", "httpx2", "app.analyzer", "numpy")
+           "langchain_core", "langsmith", "httpx2", "app.analyzer", "numpy")
 frozen = "frozen" if gc.isenabled() and gc.get_freeze_count() > 100_000 else "not-frozen"
 print(len(os.listdir("/proc/self/task")), frozen, " ".join(sorted(n for n in watched if n in sys.modules)))
 """
@@ -43,7 +43,7 @@ def test_the_supervisor_preloads_the_offline_analyzer_and_no_model_client(
     threads, loaded = preloaded("local", tmp_path)
     assert threads == 1
     assert {"fastapi", "sqlalchemy", "app.application", "app.main", "app.analyzer"} <= loaded
-    assert not loaded & {"openai", "langchain_openai", "langsmith", "httpx2"}
+    assert not loaded & {"openai", "langchain_openai", "langchain_core", "langsmith", "httpx2"}
 
 
 @pytest.mark.process

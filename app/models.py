@@ -52,6 +52,7 @@ def utcnow() -> datetime:
 
 STATUSES = ", ".join(f"'{s}'" for s in ("streaming", "completed", "failed", "cancelled"))
 
+
 class JSONType(TypeDecorator[Any]):
     """JSON, stored as JSONB on PostgreSQL.
 

@@ -80,6 +80,9 @@ def test_make_install_bootstraps_uv_without_the_machines_pip(tmp_path: Path) -> 
         "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv")),
         "LANG": "C.UTF-8",
     }
+    # The machine's own TLS trust where it sets one (e.g. a proxy's CA), so uv can fetch what its
+    # cache lacks (this Python needs `async-timeout` for redis, which a newer one does not).
+    env.update({k: os.environ[k] for k in ("SSL_CERT_FILE", "SSL_CERT_DIR") if k in os.environ})
     assert shutil.which("uv", path=env["PATH"]) is None
     before = system_packages()
 

@@ -91,6 +91,26 @@ def test_a_stalled_read_times_out(server: OpenAIServer, loop: str, path: str) ->
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("loop", list(LOOPS))
+def test_a_stream_cut_mid_body_is_a_protocol_error(
+    server: OpenAIServer, loop: str, path: str
+) -> None:
+    server.reset()
+    server.default_script = Script(tokens=["alpha", "beta", "gamma"], cut_after=1)
+
+    async def scenario() -> None:
+        async with client(path) as http:
+            with pytest.raises(httpx2.RemoteProtocolError):
+                await stream(http, server.base_url)
+            # The pool drops the cut connection: the next request gets a new one and succeeds.
+            server.default_script = Script(tokens=["alpha"])
+            assert '"content":"alpha"' in await stream(http, server.base_url, path)
+
+    LOOPS[loop](scenario())
+    assert len({request.connection_id for request in server.requests}) == 2
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("loop", list(LOOPS))
 def test_connection_refused_is_a_connect_error(loop: str, path: str) -> None:
     async def scenario() -> None:
         async with client(path) as http:

@@ -124,7 +124,6 @@ class AsyncioStream(httpcore2.AsyncNetworkStream):
                 await self.wait_for_data(timeout)
             if not protocol.chunks:
                 if self.timed_out:
-                    self.timed_out = False
                     raise httpcore2.ReadTimeout("no data within the read timeout")
                 if protocol.error is not None:
                     raise httpcore2.ReadError(protocol.error)
@@ -133,6 +132,7 @@ class AsyncioStream(httpcore2.AsyncNetworkStream):
 
     async def wait_for_data(self, timeout: float | None) -> None:  # noqa: ASYNC109
         loop = self.loop
+        self.timed_out = False
         if timeout is not None:
             self.deadline = loop.time() + timeout
             # One timer per connection, re-armed only when it fires early: a wait moves the

@@ -209,3 +209,30 @@ async def test_many_concurrent_streams_each_get_their_own_answer(server: OpenAIS
         assert isinstance(network_stream, AsyncioStream)
         assert body.count('"content":"t') == 50
         assert body.rstrip().endswith("data: [DONE]")
+
+
+async def test_a_nearer_read_deadline_on_the_same_connection_holds() -> None:
+    """The connection's one timer is armed for a long read timeout; a later, shorter one must
+    still fire on time."""
+
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        writer.write(b"x")
+        await reader.read()  # no second answer: wait for the client to leave
+        writer.close()
+
+    server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=2.0)
+    try:
+        await stream.write(b"a")
+        assert await stream.read(10, timeout=30.0) == b"x"
+        await stream.write(b"b")
+        started = time.monotonic()
+        with pytest.raises(httpcore2.ReadTimeout):
+            await stream.read(10, timeout=0.2)
+        assert time.monotonic() - started < 2
+    finally:
+        await stream.aclose()
+        server.close()
+        await server.wait_closed()

@@ -135,9 +135,12 @@ class AsyncioStream(httpcore2.AsyncNetworkStream):
         self.timed_out = False
         if timeout is not None:
             self.deadline = loop.time() + timeout
-            # One timer per connection, re-armed only when it fires early: a wait moves the
-            # deadline without touching the loop's timer heap.
-            if self.timer is None:
+            # One timer per connection, re-armed when it fires early: a wait moves the deadline
+            # without touching the loop's timer heap, unless it is nearer than the timer.
+            timer = self.timer
+            if timer is None or timer.when() > self.deadline:
+                if timer is not None:
+                    timer.cancel()
                 self.timer = loop.call_at(self.deadline, self.check_deadline)
         waiter = self.protocol.waiter = loop.create_future()
         try:

@@ -13,8 +13,8 @@ Connecting resolves the name and races the addresses as RFC 8305's Happy Eyeball
 anyio does for the stock backend (uvloop's `create_connection` has no `happy_eyeballs_delay`).
 
 On by default (LLM_FAST_PATH) because an interleaved A/B of `make bench` measured it beyond the
-noise: 24-32 % less CPU per token on paced streams than httpx2's stock transport, in every one
-of three rounds on both databases, and no change at saturation (docs/performance.md, "The model
+noise: 13-32 % less CPU per token on paced streams than httpx2's stock transport, in every one
+of six rounds (two runs) on both databases, and no change at saturation (docs/performance.md, "The model
 client's own sockets"). `python -m bench.network_reads` compares the read path alone.
 """
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import openai
 import pytest
 import uvloop
 
@@ -238,3 +239,23 @@ async def test_http_proxy_and_no_proxy(
         assert await ask(server.base_url) == "plain"
     assert len(proxy.seen) == 1
     assert len(server.requests) == 2
+
+
+async def test_ssl_cert_file_is_honoured_without_a_proxy(
+    server: OpenAIServer, certificate: tuple[Path, Path], no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    """No proxy applies, so the service's client is the network path: it trusts what the stock
+    client trusts (SSL_CERT_FILE), and checks the name against the certificate."""
+    server.reset()
+    server.default_script = Script(tokens=["trusted"])
+    cert, key = certificate
+    front = await tls_front(int(server.base_url.split(":")[-1].split("/")[0]), cert, key)
+    port = front.sockets[0].getsockname()[1]
+    try:
+        no_proxy_env.setenv("SSL_CERT_FILE", str(cert))
+        assert await ask(f"https://localhost:{port}/v1") == "trusted"
+        with pytest.raises(openai.APIConnectionError):
+            # The certificate names localhost, not 127.0.0.1.
+            await ask(f"https://127.0.0.1:{port}/v1")
+    finally:
+        front.close()

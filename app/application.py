@@ -37,12 +37,19 @@ if TYPE_CHECKING:
 logger = logging.getLogger("app")
 
 MAINTENANCE_INTERVAL_SECONDS = 60.0
+MAINTENANCE_FIRST_DELAY_SECONDS = 1.0
 SWEEP_MARGIN_SECONDS = 60.0
 
 
 async def _maintain(sessionmaker: SessionMaker, settings: Settings) -> None:
-    """Purge expired token ids; fail rows a crashed process left `streaming`."""
+    """Purge expired token ids; fail rows a crashed process left `streaming`.
+
+    The first pass waits a moment, so as not to compete with a new worker's first requests.
+    """
+    delay = MAINTENANCE_FIRST_DELAY_SECONDS
     while True:
+        await asyncio.sleep(delay)
+        delay = MAINTENANCE_INTERVAL_SECONDS
         try:
             await sweep_interrupted(
                 sessionmaker, settings.stream_max_seconds + SWEEP_MARGIN_SECONDS
@@ -50,7 +57,6 @@ async def _maintain(sessionmaker: SessionMaker, settings: Settings) -> None:
             await purge_expired_jtis(sessionmaker, settings.jwt_leeway_seconds)
         except Exception:
             logger.exception("maintenance failed; retrying later")
-        await asyncio.sleep(MAINTENANCE_INTERVAL_SECONDS)
 
 
 def _event_log(settings: Settings) -> "tuple[EventLog, Redis | None]":

@@ -16,9 +16,9 @@ from sqlalchemy import (
     TypeDecorator,
     Uuid,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -52,7 +52,23 @@ def utcnow() -> datetime:
 
 STATUSES = ", ".join(f"'{s}'" for s in ("streaming", "completed", "failed", "cancelled"))
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+class JSONType(TypeDecorator[Any]):
+    """JSON, stored as JSONB on PostgreSQL.
+
+    The PostgreSQL dialect is imported only when it is the one in use: on the embedded SQLite
+    default it was a twentieth of a worker's start.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
 
 
 class Base(DeclarativeBase):

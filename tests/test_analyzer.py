@@ -1,15 +1,17 @@
 """The offline analyzer: engine behaviour, document types and the streaming chat model."""
 
 import json
+import re
 import time
 from pathlib import Path
 
 import pytest
 
 from app.analyzer import analyse, find_hits, normalise_document_type
-from app.analyzer.catalogue import CATEGORIES, DOCUMENT_LEVEL
+from app.analyzer.catalogue import CATEGORIES, DOCUMENT_LEVEL, RULES
 from app.analyzer.chat_model import MAX_PIECE_CHARS, MIN_PIECE_CHARS, OfflineAnalyzer, split_stream
 from app.analyzer.contract_kinds import KINDS as CONTRACT_KINDS
+from app.analyzer.rules import rx
 from app.prompt import build_messages
 from app.schemas import MAX_CONTENT_CHARS, AnalysisDraft, RiskLevel
 
@@ -284,6 +286,18 @@ def test_document_level_rules_only_apply_to_privacy_documents() -> None:
 def test_every_category_has_a_stable_snake_case_id() -> None:
     assert len(CATEGORIES) == len(set(CATEGORIES)) >= 25
     assert all(c.isidentifier() and c == c.lower() for c in CATEGORIES)
+
+
+def test_every_lazily_compiled_catalogue_pattern_compiles() -> None:
+    # Signals and blockers compile on their first search: a broken one must fail here, not on
+    # the first document that reaches it.
+    patterns = [
+        pattern
+        for rule in RULES
+        for pattern in (*(s.pattern for s in rule.signals), *rule.blockers, *rule.softeners)
+    ]
+    assert len(patterns) > 50
+    assert all(isinstance(rx(pattern.source), re.Pattern) for pattern in patterns)
 
 
 # --- no risk, determinism, size, awkward characters

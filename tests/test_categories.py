@@ -57,7 +57,7 @@ def test_a_whole_model_answer_with_an_unknown_category_validates() -> None:
 
 
 def test_the_prompt_shows_the_shape_generated_from_the_contract() -> None:
-    system = build_messages("text", "terms_of_service", "org")[0].content
+    system = build_messages("text", "terms_of_service", "org")[0][1]
     assert isinstance(system, str)
     assert answer_shape() in system
     listed = answer_shape().split('"category": "', 1)[1].split('"', 1)[0].split("|")

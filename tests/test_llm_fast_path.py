@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 from langchain_core.callbacks import AsyncCallbackHandler
-from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessageChunk, convert_to_messages
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
 from langchain_openai.chat_models.base import BaseChatOpenAI
 
@@ -149,7 +149,7 @@ def comparable(chunks: list[AIMessageChunk]) -> list[dict[str, object]]:
 
 
 async def collect(
-    chat: ChatOpenAI, messages: list[BaseMessage], callbacks: bool
+    chat: ChatOpenAI, messages: list[tuple[str, str]], callbacks: bool
 ) -> tuple[list[AIMessageChunk], list[str]]:
     handler = Tokens()
     config = {"callbacks": [handler]} if callbacks else None
@@ -192,10 +192,12 @@ async def test_fast_astream_yields_the_stock_messages(
 async def test_the_fast_path_is_taken(upstream: OpenAIServer) -> None:
     """Guards the comparison above: without callbacks the fast class does not run stock code."""
     chat = model(True, upstream, False, stream_usage=True)
-    messages = build_messages("Clause 1.", "contract", "o")
+    prompt = build_messages("Clause 1.", "contract", "o")
+    # The service's (role, text) prompt, as `astream` converts it before choosing the path.
+    messages = convert_to_messages(prompt)
     assert chat.fast_path_applies(messages, {})
     upstream.script(SCRIPTS["answer"])
-    chunks, _ = await collect(chat, messages, False)
+    chunks, _ = await collect(chat, prompt, False)
     assert "".join(str(chunk.content) for chunk in chunks) == json.dumps(ANSWER)
     assert not chat.fast_path_applies(messages, {"tools": []})
     assert chat.fast_path_applies(messages, {"response_format": response_format()})

@@ -18,18 +18,24 @@ from devtools.processes import ROOT, clean_env
 from tests.conftest import TEST_SECRET, migrate
 from tests.service_process import ServiceProcess
 
-# Builds the application and its chat model as a worker does, then names the heavy packages
-# that were imported.
+# Builds the application and its chat model as a worker does (and, offline, streams one answer),
+# then names the heavy packages that were imported.
 PROBE = """
-import sys
+import asyncio, sys
 from app.application import create_app
 from app.config import load_settings
 from app.llm import build_chat_model
+from app.prompt import build_messages
 settings = load_settings()
 create_app(settings)
-build_chat_model(settings)
+chat = build_chat_model(settings)
+async def answer():
+    prompt = build_messages("The supplier's liability is unlimited.", "contract", "org")
+    return [chunk async for chunk in chat.model.astream(prompt)]
+if chat.provider == "local":
+    assert asyncio.run(answer())[-1].usage_metadata
 watched = (
-    "openai", "langchain_openai", "langchain_core.language_models", "langsmith", "httpx2",
+    "openai", "langchain_openai", "langchain_core", "langsmith", "httpx2", "requests",
     "app.analyzer", "numpy", "jose",
 )
 print(" ".join(sorted(name for name in watched if name in sys.modules)))
@@ -64,15 +70,10 @@ def imported_by(provider: str, tmp_path: Path) -> set[str]:
 def test_the_offline_analyzer_imports_no_model_client(tmp_path: Path) -> None:
     loaded = imported_by("local", tmp_path)
     assert "app.analyzer" in loaded
-    # Nor LangChain's chat-model machinery (callbacks, tracers, LangSmith): the service streams
+    # Nor LangChain, not even its message classes (they import `requests`): the service streams
     # the analyzer's chunks itself.
-    assert not loaded & {
-        "openai",
-        "langchain_openai",
-        "langchain_core.language_models",
-        "langsmith",
-        "httpx2",
-    }
+    assert not loaded & {"openai", "langchain_openai", "langchain_core", "langsmith", "httpx2"}
+    assert "requests" not in loaded
 
 
 @pytest.mark.process
@@ -173,4 +174,7 @@ async def test_the_service_streams_what_the_langchain_analyzer_streams() -> None
     langchain = [chunk async for chunk in OfflineAnalyzer().astream(messages)]
     assert [c.content for c in served] == [c.content for c in langchain]
     assert served[-1].usage_metadata == langchain[-1].usage_metadata
+    assert served[-1].last
+    assert langchain[-1].chunk_position == "last"
+    assert served[-1].response_metadata.items() <= langchain[-1].response_metadata.items()
     assert json.loads("".join(str(c.content) for c in served))["findings"]

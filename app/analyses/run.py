@@ -5,7 +5,6 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -13,12 +12,10 @@ from app import telemetry
 from app.analyses.scanner import FindingScanner
 from app.errors import Failure
 from app.llm import ChatModel, classify_failure, failure_cause
+from app.prompt import Prompt
 from app.schemas import AnalysisDraft, Finding
 
 logger = logging.getLogger("app.llm")
-
-if TYPE_CHECKING:
-    from langchain_core.messages import BaseMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +52,7 @@ def parse_draft(text: str) -> AnalysisDraft:
 @dataclass(slots=True)
 class AnalysisRun:
     chat: ChatModel
-    messages: "list[BaseMessage]"
+    messages: Prompt
     findings: list[Finding] = field(default_factory=list)
     prompt_tokens: int | None = None
     completion_tokens: int | None = None

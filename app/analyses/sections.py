@@ -220,8 +220,6 @@ class SectionedRun:
 
     async def _summary(self, findings: list[Finding], drafts: list[AnalysisDraft]) -> str:
         """One short model call over the findings; the deterministic merge if it fails."""
-        from langchain_core.messages import HumanMessage, SystemMessage
-
         system = _SUMMARY_PROMPT.format(document_type=self.document_type, sections=len(drafts))
         listing = json.dumps(
             {
@@ -233,7 +231,7 @@ class SectionedRun:
         text = ""
         usage = [0, 0]
         try:
-            stream = self.chat.model.astream([SystemMessage(system), HumanMessage(listing)])
+            stream = self.chat.model.astream([("system", system), ("human", listing)])
             try:
                 async for chunk in stream:
                     if chunk.usage_metadata:

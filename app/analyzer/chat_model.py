@@ -10,7 +10,7 @@ from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from app.analyzer.stream import (
@@ -46,8 +46,17 @@ class OfflineAnalyzer(BaseChatModel):
 
     def _chunks(self, messages: list[BaseMessage], text: str) -> list[ChatGenerationChunk]:
         pieces = chunks(messages, text, self.model_name)
-        return [ChatGenerationChunk(message=piece) for piece in pieces[:-1]] + [
-            ChatGenerationChunk(message=pieces[-1], generation_info=self._metadata())
+        return [
+            ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content=piece.content,
+                    usage_metadata=piece.usage_metadata,
+                    response_metadata=dict(piece.response_metadata),
+                    chunk_position="last" if piece.last else None,
+                ),
+                generation_info=self._metadata() if piece.last else None,
+            )
+            for piece in pieces
         ]
 
     def _result(self, messages: list[BaseMessage], text: str) -> ChatResult:

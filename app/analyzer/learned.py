@@ -14,6 +14,7 @@ never served from a stale compilation, it is parsed from its JSON as before.
 import hashlib
 import json
 import math
+import os
 import re
 import zipfile
 from collections import Counter
@@ -23,6 +24,12 @@ from functools import cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+
+# NumPy's OpenBLAS starts a thread per core as it loads, for matrix products this analyzer never
+# makes (it sums a few weights per sentence): that start-up cost 0.1-0.2 s of wall time in every
+# worker's start here, and a pre-fork supervisor should hold no native threads when it forks.
+# An operator's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 import numpy.typing as npt

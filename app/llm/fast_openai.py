@@ -37,6 +37,7 @@ from langchain_core.messages import (
     BaseMessage,
     HumanMessage,
     SystemMessage,
+    convert_to_messages,
 )
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
 from langchain_core.messages.tool import tool_call_chunk
@@ -321,7 +322,8 @@ class FastChunks(_Model):
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
         config = ensure_config(config)
-        messages = list(input) if isinstance(input, list | tuple) else []
+        # The service's prompts are (role, text) pairs (app/prompt.py), as LangChain takes them.
+        messages = convert_to_messages(input) if isinstance(input, list | tuple) else []
         callbacks = AsyncCallbackManager.configure(
             config.get("callbacks"), self.callbacks, self.verbose, config.get("tags"), self.tags
         )

@@ -46,6 +46,7 @@ OPENAI_CLIENT = (
     "openai.resources.chat.completions.completions",
     "httpx2",
     "httpcore2",
+    "app.llm.pool",
     "app.llm.fast_openai",
     "app.llm.sse",
 )

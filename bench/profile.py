@@ -1,6 +1,6 @@
 """Profile one service under the saturation scenario with py-spy (not a project dependency).
 
-Run: uv pip install py-spy && uv run python -m bench.profile [--app product-sqlite] [--seconds 15]
+Run: uv pip install py-spy && uv run python -m bench.profile [--app product-sqlite] [--scenario paced] [--seconds 15]
 Writes a speedscope file (open it at speedscope.app) and prints CPU shares by area.
 """
 
@@ -45,6 +45,8 @@ def profile(app: App, bench: Bench, scenario: str, seconds: float, out: Path) ->
         time.sleep(1.0)
         if scenario == "paced":
             result = bench.paced(service, bench.plan.paced_streams, bench.plan.paced_ramp)
+        elif scenario == "single":
+            result = bench.sequential(service, bench.plan.ttft_requests * 10)
         else:
             result = bench.saturation(service)
         recorder.wait(seconds + 60)
@@ -57,7 +59,9 @@ def profile(app: App, bench: Bench, scenario: str, seconds: float, out: Path) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--app", choices=APPS, default="product-sqlite")
-    parser.add_argument("--scenario", choices=("saturation", "paced"), default="saturation")
+    parser.add_argument(
+        "--scenario", choices=("saturation", "paced", "single"), default="saturation"
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="how long py-spy records")
     parser.add_argument("--output", type=Path)
     parser.add_argument("--quick", action="store_true")

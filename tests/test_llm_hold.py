@@ -24,10 +24,11 @@ def held_post(
         )
 
 
-async def test_a_held_request_waits_for_the_row(upstream: OpenAIServer) -> None:
+@pytest.mark.parametrize("fast", [False, True], ids=["stock", "network"])
+async def test_a_held_request_waits_for_the_row(upstream: OpenAIServer, fast: bool) -> None:
     upstream.script(Script(tokens=["ok"]))
     write: asyncio.Future[uuid.UUID] = asyncio.get_running_loop().create_future()
-    async with model_http_client(5.0) as client:
+    async with model_http_client(5.0, fast=fast, url=upstream.base_url) as client:
         pending = held_post(client, upstream, write)
         await asyncio.sleep(0.2)
         assert not pending.done()
@@ -41,6 +42,7 @@ async def test_a_held_request_waits_for_the_row(upstream: OpenAIServer) -> None:
     assert len(upstream.requests) == 2
 
 
+@pytest.mark.parametrize("fast", [False, True], ids=["stock", "network"])
 @pytest.mark.parametrize(
     "error",
     [
@@ -50,10 +52,10 @@ async def test_a_held_request_waits_for_the_row(upstream: OpenAIServer) -> None:
     ids=["refused", "database-down"],
 )
 async def test_a_row_that_was_not_written_sends_nothing(
-    upstream: OpenAIServer, error: AppError
+    upstream: OpenAIServer, error: AppError, fast: bool
 ) -> None:
     write: asyncio.Future[uuid.UUID] = asyncio.get_running_loop().create_future()
-    async with model_http_client(5.0) as client:
+    async with model_http_client(5.0, fast=fast, url=upstream.base_url) as client:
         pending = held_post(client, upstream, write)
         await asyncio.sleep(0.05)
         write.set_exception(error)

@@ -30,28 +30,32 @@ _server = OpenAIServer()
 API_VERSION = "2024-10-21"
 
 
-# One pair of HTTP clients for every model the suites build, closed when they are done (the
-# suites never close a model, and an unclosed connection is a ResourceWarning, an error here).
-_clients: dict[str, Any] = {}
+# HTTP clients for every model the suites build, closed when they are done (the suites never
+# close a model, and an unclosed connection is a ResourceWarning, an error here). The stock
+# classes get the stock transport, the fast ones the asyncio sockets, as the service builds them.
+_clients: dict[str, dict[str, Any]] = {}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session", autouse=True)
 async def standard_server() -> AsyncIterator[OpenAIServer]:
     with _server:
-        _clients.update(
-            http_client=openai.DefaultHttpxClient(), http_async_client=model_http_client(30.0)
-        )
+        sync_client = openai.DefaultHttpxClient()
+        for path, fast in (("stock", False), ("fast", True)):
+            network = model_http_client(30.0, fast=fast, url=_server.base_url)
+            _clients[path] = {"http_client": sync_client, "http_async_client": network}
         try:
             yield _server
         finally:
-            _clients.pop("http_client").close()
-            await _clients.pop("http_async_client").aclose()
+            sync_client.close()
+            for clients in _clients.values():
+                await clients["http_async_client"].aclose()
+            _clients.clear()
 
 
-def _params(azure: bool, live: bool = True) -> dict[str, Any]:
+def _params(azure: bool, live: bool = True, fast: bool = False) -> dict[str, Any]:
     """Against the running test server, or (unit suites) an address nothing is sent to."""
     base = _server.base_url if live else "http://127.0.0.1:9/v1"
-    clients = _clients if live else {}
+    clients = _clients["fast" if fast else "stock"] if live else {}
     if azure:
         endpoint = _server.azure_endpoint if live else "http://127.0.0.1:9"
         return {
@@ -126,7 +130,8 @@ class OpenAIIntegration(ChatModelIntegrationTests):
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
-        return _params(self.azure)
+        fast = issubclass(self.chat_model_class, FastChatOpenAI | FastAzureChatOpenAI)
+        return _params(self.azure, fast=fast)
 
 
 class TestStockChatOpenAIUnit(OpenAIUnit):

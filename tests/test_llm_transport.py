@@ -1,4 +1,8 @@
-"""The model client's HTTP client (stock httpx2 transport) on asyncio and uvloop, plain and TLS."""
+"""The model client's HTTP client on asyncio and uvloop, plain and TLS, with each transport.
+
+"stock" is httpx2's own transport (LLM_FAST_PATH=false, or a proxy applies); "network" is
+httpcore2's pool on app/llm/network.py's sockets. Both against the real test server.
+"""
 
 import asyncio
 import ssl
@@ -9,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import openai
 import pytest
 import uvloop
 
 from app.config import Settings
 from app.llm import build_chat_model
+from app.llm.network import AsyncioStream
 from app.llm.transport import model_http_client
 from app.prompt import build_messages
 from devtools.connect_proxy import ConnectProxy
@@ -26,13 +32,21 @@ LOOPS: dict[str, Callable[[Coroutine[Any, Any, None]], None]] = {
 }
 
 
-def client(verify: ssl.SSLContext | bool = True, timeout: float = 5.0) -> httpx2.AsyncClient:
-    return model_http_client(timeout, verify=verify)
+PATHS = ("stock", "network")
 
 
-async def stream(http: httpx2.AsyncClient, url: str) -> str:
+def client(
+    path: str, verify: ssl.SSLContext | bool = True, timeout: float = 5.0, url: str = ""
+) -> httpx2.AsyncClient:
+    return model_http_client(timeout, verify=verify, fast=path == "network", url=url)
+
+
+async def stream(http: httpx2.AsyncClient, url: str, path: str = "") -> str:
     async with http.stream("POST", f"{url}/chat/completions", json=BODY) as response:
         assert response.status_code == 200
+        if path:
+            on_network = isinstance(response.extensions["network_stream"], AsyncioStream)
+            assert on_network == (path == "network")
         return "".join([text async for text in response.aiter_text()])
 
 
@@ -42,14 +56,15 @@ def server() -> Any:
         yield openai
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("loop", list(LOOPS))
-def test_streams_reuse_one_connection(server: OpenAIServer, loop: str) -> None:
+def test_streams_reuse_one_connection(server: OpenAIServer, loop: str, path: str) -> None:
     server.reset()
     server.default_script = Script(tokens=["alpha", "beta", "gamma"])
 
     async def scenario() -> None:
-        async with client() as http:
-            bodies = [await stream(http, server.base_url) for _ in range(3)]
+        async with client(path) as http:
+            bodies = [await stream(http, server.base_url, path) for _ in range(3)]
         for body in bodies:
             assert '"content":"alpha"' in body
             assert body.rstrip().endswith("data: [DONE]")
@@ -58,13 +73,14 @@ def test_streams_reuse_one_connection(server: OpenAIServer, loop: str) -> None:
     assert len({request.connection_id for request in server.requests}) == 1
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("loop", list(LOOPS))
-def test_a_stalled_read_times_out(server: OpenAIServer, loop: str) -> None:
+def test_a_stalled_read_times_out(server: OpenAIServer, loop: str, path: str) -> None:
     server.reset()
     server.default_script = Script(tokens=["alpha", "beta", "gamma"], hang_after=1)
 
     async def scenario() -> None:
-        async with client(timeout=0.3) as http:
+        async with client(path, timeout=0.3) as http:
             started = time.monotonic()
             with pytest.raises(httpx2.ReadTimeout):
                 await stream(http, server.base_url)
@@ -74,10 +90,31 @@ def test_a_stalled_read_times_out(server: OpenAIServer, loop: str) -> None:
     assert server.requests[-1].wait_disconnected(2.0)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("loop", list(LOOPS))
-def test_connection_refused_is_a_connect_error(loop: str) -> None:
+def test_a_stream_cut_mid_body_is_a_protocol_error(
+    server: OpenAIServer, loop: str, path: str
+) -> None:
+    server.reset()
+    server.default_script = Script(tokens=["alpha", "beta", "gamma"], cut_after=1)
+
     async def scenario() -> None:
-        async with client() as http:
+        async with client(path) as http:
+            with pytest.raises(httpx2.RemoteProtocolError):
+                await stream(http, server.base_url)
+            # The pool drops the cut connection: the next request gets a new one and succeeds.
+            server.default_script = Script(tokens=["alpha"])
+            assert '"content":"alpha"' in await stream(http, server.base_url, path)
+
+    LOOPS[loop](scenario())
+    assert len({request.connection_id for request in server.requests}) == 2
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("loop", list(LOOPS))
+def test_connection_refused_is_a_connect_error(loop: str, path: str) -> None:
+    async def scenario() -> None:
+        async with client(path) as http:
             with pytest.raises(httpx2.ConnectError):
                 await stream(http, "http://127.0.0.1:1/v1")
 
@@ -118,8 +155,9 @@ async def tls_front(upstream_port: int, cert: Path, key: Path) -> asyncio.Server
     return await asyncio.start_server(handle, "127.0.0.1", 0, ssl=context)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("loop", list(LOOPS))
-def test_tls(server: OpenAIServer, certificate: tuple[Path, Path], loop: str) -> None:
+def test_tls(server: OpenAIServer, certificate: tuple[Path, Path], loop: str, path: str) -> None:
     server.reset()
     server.default_script = Script(tokens=["alpha", "beta", "gamma"])
     cert, key = certificate
@@ -130,11 +168,12 @@ def test_tls(server: OpenAIServer, certificate: tuple[Path, Path], loop: str) ->
         port = front.sockets[0].getsockname()[1]
         trusted = ssl.create_default_context(cafile=str(cert))
         try:
-            async with client(verify=trusted) as http:
-                bodies = [await stream(http, f"https://localhost:{port}/v1") for _ in range(2)]
+            async with client(path, verify=trusted) as http:
+                url = f"https://localhost:{port}/v1"
+                bodies = [await stream(http, url, path) for _ in range(2)]
             for body in bodies:
                 assert '"content":"gamma"' in body
-            async with client() as untrusting:
+            async with client(path) as untrusting:
                 with pytest.raises(httpx2.ConnectError):
                     await stream(untrusting, f"https://localhost:{port}/v1")
         finally:
@@ -200,3 +239,23 @@ async def test_http_proxy_and_no_proxy(
         assert await ask(server.base_url) == "plain"
     assert len(proxy.seen) == 1
     assert len(server.requests) == 2
+
+
+async def test_ssl_cert_file_is_honoured_without_a_proxy(
+    server: OpenAIServer, certificate: tuple[Path, Path], no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    """No proxy applies, so the service's client is the network path: it trusts what the stock
+    client trusts (SSL_CERT_FILE), and checks the name against the certificate."""
+    server.reset()
+    server.default_script = Script(tokens=["trusted"])
+    cert, key = certificate
+    front = await tls_front(int(server.base_url.split(":")[-1].split("/")[0]), cert, key)
+    port = front.sockets[0].getsockname()[1]
+    try:
+        no_proxy_env.setenv("SSL_CERT_FILE", str(cert))
+        assert await ask(f"https://localhost:{port}/v1") == "trusted"
+        with pytest.raises(openai.APIConnectionError):
+            # The certificate names localhost, not 127.0.0.1.
+            await ask(f"https://127.0.0.1:{port}/v1")
+    finally:
+        front.close()

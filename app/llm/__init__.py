@@ -69,7 +69,12 @@ def build_chat_model(settings: Settings) -> ChatModel:
     from app.llm.fast_openai import FastAzureChatOpenAI, FastChatOpenAI
     from app.prompt import response_format
 
-    client = model_http_client(settings.llm_timeout_seconds)
+    url = (
+        settings.openai_base_url or "https://api.openai.com/v1"
+        if settings.llm_provider == "openai"
+        else settings.azure_openai_endpoint or ""
+    )
+    client = model_http_client(settings.llm_timeout_seconds, fast=settings.llm_fast_path, url=url)
     options = {"response_format": response_format()} if settings.llm_structured_output else {}
     common: dict[str, Any] = {
         "timeout": settings.llm_timeout_seconds,
@@ -88,7 +93,7 @@ def build_chat_model(settings: Settings) -> ChatModel:
         )
         if isinstance(openai_model, FastChatOpenAI):
             openai_model.cap_events(settings.llm_max_event_bytes)
-        upstream = _host(settings.openai_base_url or "https://api.openai.com/v1")
+        upstream = _host(url)
         return ChatModel(
             openai_model, "openai", settings.openai_model, client, upstream, answer_options=options
         )
@@ -110,7 +115,7 @@ def build_chat_model(settings: Settings) -> ChatModel:
     )
     if isinstance(azure_model, FastAzureChatOpenAI):
         azure_model.cap_events(settings.llm_max_event_bytes)
-    upstream = _host(settings.azure_openai_endpoint or "")
+    upstream = _host(url)
     deployment = settings.azure_openai_deployment
     return ChatModel(azure_model, "azure", deployment, client, upstream, tokens, options)
 

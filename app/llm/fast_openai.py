@@ -4,10 +4,12 @@ The stock path has the SDK build a pydantic `ChatCompletionChunk` for every chun
 back to a dict for langchain-openai, wraps each read in a per-chunk timer, and
 `BaseChatModel.astream` keeps every chunk to merge them when the stream ends. Here:
 
-- `_astream` (LangChain's extension point) sends the request with the SDK's public
-  `chat.completions.with_streaming_response.create` (authentication, base URL, Azure deployment
-  and API version, retries before the first byte, error types) and reads the event stream as
-  raw bytes, one JSON decode per chunk;
+- `_astream` (LangChain's extension point) sends the request with the SDK client's public
+  `post` (authentication, base URL, Azure deployment and API version, retries before the first
+  byte, error types) and reads the event stream as raw bytes, one JSON decode per chunk. `post`
+  is what `chat.completions.create` calls after walking the body through the params' type
+  hints, a walk that changes nothing in the body built here and cost about 5 % of the CPU of a
+  100-token stream;
 - `astream`, with no callbacks, tracing, rate limiter or extra arguments, yields the same
   messages as `BaseChatModel.astream` (ids, response metadata, the last chunk with
   `chunk_position="last"`) without keeping them.
@@ -26,6 +28,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+import httpx2
 import openai
 from langchain_core.callbacks import AsyncCallbackManager, AsyncCallbackManagerForLLMRun
 from langchain_core.messages import (
@@ -251,9 +254,18 @@ class FastChunks(_Model):
 
     async def chunks(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """The decoded chunks of one streamed chat completion, through the SDK's client."""
-        completions = self.root_async_client.chat.completions
-        async with completions.with_streaming_response.create(**body) as response:
-            stream = aiter(response.iter_bytes())
+        response = await self.root_async_client.post(
+            "/chat/completions",
+            body=body,
+            cast_to=httpx2.Response,
+            # The security `chat.completions.create` asks for: the API key, no admin key.
+            options={"security": {"bearer_auth": True}},
+            stream=True,
+            # Required by the signature; an `httpx2.Response` is returned as it is.
+            stream_cls=openai.AsyncStream[Any],
+        )
+        try:
+            stream = aiter(response.aiter_bytes())
             async for data in sse_data(stream, self.max_event_bytes):
                 if data == _DONE:
                     # Read the body to its end, as the SDK does, or the connection is not
@@ -265,9 +277,10 @@ class FastChunks(_Model):
                 if isinstance(chunk, dict) and chunk.get("error"):
                     error = chunk["error"]
                     message = error.get("message", "error") if isinstance(error, dict) else error
-                    request = response.http_response.request
-                    raise openai.APIError(str(message), request, body=error)
+                    raise openai.APIError(str(message), response.request, body=error)
                 yield chunk
+        finally:
+            await response.aclose()
 
     async def _astream(
         self,

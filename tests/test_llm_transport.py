@@ -226,6 +226,35 @@ async def test_https_proxy_tunnels_model_calls(
     assert proxy.seen == [f"CONNECT localhost:{port}"]
 
 
+async def test_the_synchronous_client_shares_the_tls_context_and_is_closed(
+    server: OpenAIServer, certificate: tuple[Path, Path], no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    # LangChain's `invoke` sends on the synchronous client the service builds beside the async
+    # one, with the same TLS context (SSL_CERT_FILE counts); closing the model closes both.
+    server.reset()
+    server.default_script = Script(tokens=["in ", "sync"])
+    cert, key = certificate
+    front = await tls_front(int(server.base_url.split(":")[-1].split("/")[0]), cert, key)
+    port = front.sockets[0].getsockname()[1]
+    no_proxy_env.setenv("SSL_CERT_FILE", str(cert))
+    settings = Settings(
+        llm_provider="openai",
+        openai_api_key="x",
+        openai_base_url=f"https://localhost:{port}/v1",
+        llm_max_retries=0,
+    )
+    chat = build_chat_model(settings)
+    try:
+        messages = build_messages("Clause 1. Payment within 30 days.", "contract", "org")
+        answer = await asyncio.to_thread(chat.model.invoke, messages)
+    finally:
+        await chat.aclose()
+        front.close()
+    assert answer.content == "in sync"
+    assert chat.sync_http_client is not None
+    assert chat.sync_http_client.is_closed
+
+
 async def test_http_proxy_and_no_proxy(
     server: OpenAIServer, no_proxy_env: pytest.MonkeyPatch
 ) -> None:

@@ -45,10 +45,14 @@ class ChatModel:
     tokens: "EntraTokens | None" = None
     # Keyword arguments of the analysis call (`astream`): the structured-output schema.
     answer_options: Mapping[str, Any] = field(default_factory=dict)
+    # The synchronous client LangChain also builds (for `invoke`); the service never sends on it.
+    sync_http_client: "httpx2.Client | None" = None
 
     async def aclose(self) -> None:
         if self.http_client is not None:
             await self.http_client.aclose()
+        if self.sync_http_client is not None:
+            self.sync_http_client.close()
         if self.tokens is not None:
             await self.tokens.aclose()
 
@@ -64,6 +68,8 @@ def build_chat_model(settings: Settings) -> ChatModel:
         analyzer = OfflineStream()
         return ChatModel(analyzer, "local", analyzer.model_name)
 
+    import httpx2
+    import openai
     from langchain_openai import AzureChatOpenAI, ChatOpenAI
 
     from app.llm.fast_openai import FastAzureChatOpenAI, FastChatOpenAI
@@ -74,7 +80,15 @@ def build_chat_model(settings: Settings) -> ChatModel:
         if settings.llm_provider == "openai"
         else settings.azure_openai_endpoint or ""
     )
-    client = model_http_client(settings.llm_timeout_seconds, fast=settings.llm_fast_path, url=url)
+    # One TLS context for both of the model's clients: left to itself, LangChain's synchronous
+    # client loads the trust store again (~20 ms of every worker's start).
+    tls = httpx2.create_ssl_context()
+    client = model_http_client(
+        settings.llm_timeout_seconds, verify=tls, fast=settings.llm_fast_path, url=url
+    )
+    sync_client = openai.DefaultHttpxClient(
+        timeout=httpx2.Timeout(settings.llm_timeout_seconds, connect=10.0), verify=tls
+    )
     options = {"response_format": response_format()} if settings.llm_structured_output else {}
     common: dict[str, Any] = {
         "timeout": settings.llm_timeout_seconds,
@@ -82,6 +96,7 @@ def build_chat_model(settings: Settings) -> ChatModel:
         "stream_usage": True,
         "temperature": 0,
         "http_async_client": client,
+        "http_client": sync_client,
     }
     if settings.llm_provider == "openai":
         openai_class = FastChatOpenAI if settings.llm_fast_path else ChatOpenAI
@@ -95,7 +110,13 @@ def build_chat_model(settings: Settings) -> ChatModel:
             openai_model.cap_events(settings.llm_max_event_bytes)
         upstream = _host(url)
         return ChatModel(
-            openai_model, "openai", settings.openai_model, client, upstream, answer_options=options
+            openai_model,
+            "openai",
+            settings.openai_model,
+            client,
+            upstream,
+            answer_options=options,
+            sync_http_client=sync_client,
         )
 
     tokens = None
@@ -117,7 +138,9 @@ def build_chat_model(settings: Settings) -> ChatModel:
         azure_model.cap_events(settings.llm_max_event_bytes)
     upstream = _host(url)
     deployment = settings.azure_openai_deployment
-    return ChatModel(azure_model, "azure", deployment, client, upstream, tokens, options)
+    return ChatModel(
+        azure_model, "azure", deployment, client, upstream, tokens, options, sync_client
+    )
 
 
 def _host(url: str) -> str:

@@ -26,6 +26,12 @@ CORPUS = "cuad"
 OUTRANKED_BY = {"liability_cap": "uncapped_liability"}
 """A clause that leaves liability uncapped is reported as that, not also as a limitation."""
 _MIN_WORDS = 5
+_LEAVES_UNCAPPED = re.compile(
+    r"\bnot apply|\bnot (?:be )?limit|\bunlimited|\buncapped|\bwithout limit|\bexcept|\bexclu"
+    r"|\bnotwithstanding|\bother than|\bno limit|\bnothing in"
+)
+"""A clause read as uncapped liability that states a cap must also say what the cap leaves out
+("shall not exceed the fees paid" alone is a cap, not uncapped liability)."""
 RETIRED_ON_CONTRACTS = frozenset(
     {
         "commercial_non_compete",
@@ -136,7 +142,7 @@ def select(
                     Span(current[0].start, candidate.span.end),
                     [*current[1], candidate.text],
                 )
-    kept = []
+    kept: list[tuple[str, Span, str]] = []
     uncapped = [span for (slug, _), (span, _) in merged.items() if slug in OUTRANKED_BY.values()]
     for (slug, _), (span, texts) in merged.items():
         if (
@@ -145,7 +151,14 @@ def select(
             and not states_a_cap(" ".join(texts))
         ):
             continue
-        kept.append((slug, span, " ".join(texts)))
+        text = " ".join(texts)
+        if (
+            slug in OUTRANKED_BY.values()
+            and states_a_cap(text)
+            and not _LEAVES_UNCAPPED.search(text)
+        ):
+            continue
+        kept.append((slug, span, text))
     return kept
 
 

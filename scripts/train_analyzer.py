@@ -77,6 +77,8 @@ class Corpus:
     split. Categories that never reach it keep `threshold`."""
     min_words: int = 5
     """Sentences shorter than this (headings) are never classified, so thresholds ignore them."""
+    fitter: Callable[[Corpus, Sequence[LabelledDocument]], SentenceModel] | None = None
+    """Replaces `fit` for this corpus (the contract model chooses its thresholds its own way)."""
 
 
 # --- CLAUDETTE: Terms of Service, sentence labels -------------------------------------------
@@ -133,6 +135,12 @@ def load_cuad() -> list[LabelledDocument]:
     ]
 
 
+def _fit_cuad(corpus: Corpus, documents: Sequence[LabelledDocument]) -> SentenceModel:
+    from scripts.train_cuad import fit_contracts  # it builds on this module
+
+    return fit_contracts(corpus, documents)
+
+
 CORPORA: dict[str, Corpus] = {
     "claudette": Corpus("claudette", tuple(CLAUDETTE_CODES.values()), load_claudette, c=2.0),
     "cuad": Corpus(
@@ -143,7 +151,7 @@ CORPORA: dict[str, Corpus] = {
         threshold=0.0,
         context=True,
         gates=GATES,
-        threshold_precision=0.7,
+        fitter=_fit_cuad,
     ),
 }
 
@@ -302,6 +310,8 @@ def _inner_thresholds(corpus: Corpus, documents: Sequence[LabelledDocument]) -> 
 def fit(corpus: Corpus, documents: Sequence[LabelledDocument]) -> SentenceModel:
     """Train on these documents only (the evaluation passes the training folds): thresholds
     included, which an inner split of these same documents chooses."""
+    if corpus.fitter is not None:
+        return corpus.fitter(corpus, documents)
     model = _fit_documents(corpus, documents)
     if corpus.threshold_precision is None:
         return model

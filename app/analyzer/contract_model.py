@@ -8,10 +8,14 @@ first to the last of them, so a reviewer sees the clause once.
 
 import re
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
+import numpy.typing as npt
+
+from app.analyzer.categories import category_of
 from app.analyzer.clauses import Clause, Span
 from app.analyzer.contract_kinds import GATES, KINDS, states_a_cap
 from app.analyzer.learned import SentenceModel, load
@@ -22,6 +26,30 @@ CORPUS = "cuad"
 OUTRANKED_BY = {"liability_cap": "uncapped_liability"}
 """A clause that leaves liability uncapped is reported as that, not also as a limitation."""
 _MIN_WORDS = 5
+_LEAVES_UNCAPPED = re.compile(
+    r"\bnot apply|\bnot (?:be )?limit|\bunlimited|\buncapped|\bwithout limit|\bexcept|\bexclu"
+    r"|\bnotwithstanding|\bother than|\bno limit|\bnothing in"
+)
+"""A clause read as uncapped liability that states a cap must also say what the cap leaves out
+("shall not exceed the fees paid" alone is a cap, not uncapped liability)."""
+RETIRED_ON_CONTRACTS = frozenset(
+    {
+        "commercial_non_compete",
+        "exclusivity_non_compete",
+        "unrestricted_audit",
+        "ip_assignment_all",
+        "liquidated_damages",
+    }
+)
+"""Hand rules that, on real contracts, land on a clause of their kind less than 40 % of the time
+(CUAD, 150 contracts): on `contract` documents the model reports these kinds alone. The rules
+still serve the other document types, and contracts read without this model. (The uncapped
+liability rule, 4 findings on CUAD, stays: it reads "shall in no event be limited" right.)"""
+
+
+def gives_way(rule_id: str, model: SentenceModel) -> bool:
+    """This rule is retired on contracts because the model reports its kind."""
+    return rule_id in RETIRED_ON_CONTRACTS and category_of(rule_id) in model.categories
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +64,38 @@ def _gates() -> dict[str, re.Pattern[str]]:
     return {slug: re.compile(pattern) for slug, pattern in GATES.items()}
 
 
-def contract_findings(
-    content: str,
-    folded: str,
-    clauses: Sequence[Clause],
-    model: SentenceModel | None = None,
-) -> list[KindFinding]:
-    model = model or load(CORPUS)
-    columns = {slug: model.categories.index(slug) for slug in KINDS if slug in model.categories}
+def sentence_contexts(clauses: Sequence[Clause]) -> list[Span | None]:
+    """Per sentence (in document order), the sentence the model reads as its context: the one
+    before it (often the clause heading, or the lead-in of a list). The first sentence of each
+    clause instead was tried: no better (R 0.647 / P 0.638 against 0.651 / 0.659)."""
+    out: list[Span | None] = []
+    before: Span | None = None
+    for clause in clauses:
+        for span in clause.sentences:
+            out.append(before)
+            before = span
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A sentence some kind's gate opens: its clause's number, span, folded text and kinds."""
+
+    clause: int
+    span: Span
+    text: str
+    kinds: tuple[str, ...]
+
+
+def candidates(
+    content: str, folded: str, clauses: Sequence[Clause]
+) -> tuple[list[Candidate], list[str]]:
+    """The sentences the model reads, with (per sentence) the folded sentence before it."""
     spans = [(number, span) for number, clause in enumerate(clauses) for span in clause.sentences]
     starts = [span.start for _, span in spans]
+    context_spans = sentence_contexts(clauses)
     opened: dict[int, list[str]] = {}
     for slug, gate in _gates().items():
-        if slug not in columns:
-            continue
         # One scan of the whole text per gate, jumping to the next sentence after each match.
         match = gate.search(folded)
         while match:
@@ -60,32 +106,43 @@ def contract_findings(
                 match = gate.search(folded, end)
             else:
                 match = gate.search(folded, match.start() + 1)
-    candidates: list[tuple[int, Span, str, list[str]]] = []
+    found: list[Candidate] = []
     contexts: list[str] = []
     for which in sorted(opened):
         number, span = spans[which]
         if content.count(" ", span.start, span.end) + 1 < _MIN_WORDS:
             continue
         text = squash(folded[span.start : span.end])
-        candidates.append((number, span, text, opened[which]))
-        before = spans[which - 1][1] if which > 0 else None
+        found.append(Candidate(number, span, text, tuple(opened[which])))
+        before = context_spans[which]
         contexts.append(folded[before.start : before.end] if before else "")
-    if not candidates:
-        return []
-    scores = model.scores([text for _, _, text, _ in candidates], folded=True, contexts=contexts)
+    return found, contexts
+
+
+def select(
+    found: Sequence[Candidate],
+    scores: npt.NDArray[np.float64],
+    columns: Mapping[str, int],
+    thresholds: npt.NDArray[np.float64],
+) -> list[tuple[str, Span, str]]:
+    """The candidates whose score for a kind reaches its threshold, merged per clause:
+    (kind, span, text), not yet graded."""
     merged: dict[tuple[str, int], tuple[Span, list[str]]] = {}
-    for (number, span, text, kinds), row in zip(candidates, scores, strict=True):
-        for slug in kinds:
-            column = columns[slug]
-            if row[column] < model.thresholds[column]:
+    for candidate, row in zip(found, scores, strict=True):
+        for slug in candidate.kinds:
+            column = columns.get(slug)
+            if column is None or row[column] < thresholds[column]:
                 continue
-            key = (slug, number)
+            key = (slug, candidate.clause)
             current = merged.get(key)
             if current is None:
-                merged[key] = (span, [text])
+                merged[key] = (candidate.span, [candidate.text])
             else:
-                merged[key] = (Span(current[0].start, span.end), [*current[1], text])
-    found = []
+                merged[key] = (
+                    Span(current[0].start, candidate.span.end),
+                    [*current[1], candidate.text],
+                )
+    kept: list[tuple[str, Span, str]] = []
     uncapped = [span for (slug, _), (span, _) in merged.items() if slug in OUTRANKED_BY.values()]
     for (slug, _), (span, texts) in merged.items():
         if (
@@ -94,9 +151,45 @@ def contract_findings(
             and not states_a_cap(" ".join(texts))
         ):
             continue
-        verdict = KINDS[slug].grade(" ".join(texts))
-        found.append(KindFinding(slug, verdict, span))
-    return found
+        text = " ".join(texts)
+        if (
+            slug in OUTRANKED_BY.values()
+            and states_a_cap(text)
+            and not _LEAVES_UNCAPPED.search(text)
+        ):
+            continue
+        kept.append((slug, span, text))
+    return kept
+
+
+def columns_of(model: SentenceModel) -> dict[str, int]:
+    return {slug: model.categories.index(slug) for slug in KINDS if slug in model.categories}
+
+
+def contract_findings(
+    content: str,
+    folded: str,
+    clauses: Sequence[Clause],
+    model: SentenceModel | None = None,
+) -> list[KindFinding]:
+    model = model or load(CORPUS)
+    found, contexts = candidates(content, folded, clauses)
+    if not found:
+        return []
+    scores = model.scores([c.text for c in found], folded=True, contexts=contexts)
+    chosen = select(found, scores, columns_of(model), model.thresholds)
+    return [KindFinding(slug, KINDS[slug].grade(text), span) for slug, span, text in chosen]
+
+
+def shadowed(slug: str, span: Span, taken: Iterable[tuple[str, int, int]], content: str) -> bool:
+    """A rule already quotes this clause under the finding's category (or the one outranking it).
+
+    `taken`: (category slug, start, end) of the rules' findings."""
+    start, end = span.start, span.end
+    outranked = OUTRANKED_BY.get(slug)
+    if outranked and states_a_cap(content[start:end].lower()):
+        outranked = None
+    return any(c in (slug, outranked) and s < end and start < e for c, s, e in taken)
 
 
 def _overlap(one: Span, other: Span) -> bool:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from app.analyzer.catalogue import document_rules_for, rules_for
 from app.analyzer.categories import category_of
 from app.analyzer.clauses import Clause, Span, split_clauses
-from app.analyzer.contract_kinds import KINDS, states_a_cap
+from app.analyzer.contract_kinds import KINDS
 from app.analyzer.contract_model import CORPUS as CONTRACT_MODEL
-from app.analyzer.contract_model import OUTRANKED_BY, contract_findings
+from app.analyzer.contract_model import contract_findings, gives_way, shadowed
 from app.analyzer.document_types import CONTRACT, GENERAL, normalise_document_type
 from app.analyzer.learned import SentenceModel, load
 from app.analyzer.learned_sets import LearnedSet, learned_set_for
@@ -214,11 +214,7 @@ def _contract_kind_hits(
     """The contract model's kinds, except where a rule already quotes it under that category."""
     taken = [(category_of(hit.category), hit.start, hit.end) for hit in hits]
     for found in contract_findings(content, folded, clauses, model):
-        start, end = found.span.start, found.span.end
-        outranked = OUTRANKED_BY.get(found.slug)
-        if outranked and states_a_cap(content[start:end].lower()):
-            outranked = None
-        if any(c in (found.slug, outranked) and s < end and start < e for c, s, e in taken):
+        if shadowed(found.slug, found.span, taken, content):
             continue
         kind = KINDS[found.slug]
         yield _hit(found.slug, kind.title, kind.explanation, found.verdict, found.span)
@@ -253,6 +249,11 @@ def _find_hits(
         document_rules = tuple(r for r in document_rules if category_of(r.id) not in owned)
         model = models.get(learned.corpus) or load(learned.corpus)
         learned_hits = list(_learned_hits(content, folded, learned, model, sentences))
+    contract_model: SentenceModel | None = None
+    if kind in (CONTRACT, GENERAL):
+        contract_model = models.get(CONTRACT_MODEL) or load(CONTRACT_MODEL)
+    if kind == CONTRACT and contract_model is not None:
+        rules = tuple(r for r in rules if not gives_way(r.id, contract_model))
     hits = [
         *_clause_hits(folded, rules, sentences),
         *_document_hits(folded, document_rules, sentences),
@@ -261,7 +262,7 @@ def _find_hits(
         hits = [hit for hit in hits if _kept_on_learned_type(hit, content, folded, learned)]
         hits.extend(learned_hits)
     if kind in (CONTRACT, GENERAL):
-        hits.extend(_contract_kind_hits(hits, content, folded, clauses, models.get(CONTRACT_MODEL)))
+        hits.extend(_contract_kind_hits(hits, content, folded, clauses, contract_model))
     best: dict[tuple[str, int, int], Hit] = {}
     for hit in hits:
         key = (hit.category, hit.start, hit.end)

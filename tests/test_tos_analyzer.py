@@ -88,7 +88,8 @@ def test_training_is_reproducible_and_matches_inference() -> None:
     documents = corpus.load()[:6]
     first, second = fit(documents), fit(documents)
     assert first.to_json() == second.to_json()
-    assert first.chars is not None and second.chars is not None
+    assert first.chars is not None
+    assert second.chars is not None
     assert first.chars.to_json() == second.chars.to_json()
     assert first.chars.idf.any()
     sentence = documents[0].text[documents[0].sentences[6].start : documents[0].sentences[6].end]
@@ -98,7 +99,8 @@ def test_training_is_reproducible_and_matches_inference() -> None:
 
 def test_character_grams_change_the_decision() -> None:
     model = tos_model.load()
-    assert isinstance(model, tos_model.TosModel) and model.chars is not None
+    assert isinstance(model, tos_model.TosModel)
+    assert model.chars is not None
     sentences = ["We may terminate your account at any time without notice."]
     words_only = SentenceModel.scores(model, sentences)
     assert not (model.raw_scores([s.lower() for s in sentences]) == words_only).all()

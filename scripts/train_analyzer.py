@@ -331,6 +331,12 @@ def main() -> None:
     arguments = parser.parse_args()
     stale = []
     for name in arguments.corpora:
+        if name == "claudette":
+            # Its own trainer (word and character grams): imported here, as it imports this.
+            from scripts import train_tos
+
+            stale.extend(train_tos.write(check=arguments.check))
+            continue
         text = train(name)
         path = model_path(name)
         if arguments.check:

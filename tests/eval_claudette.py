@@ -3,7 +3,7 @@
 Run: uv run python -m tests.eval_claudette [--folds 5]   (also part of `make eval`)
 
 The 30 documents are dealt into folds by name; for each fold the sentence model is trained on
-the other folds' documents only (thresholds included, by an inner split of those documents) and
+the other folds' documents only (its threshold included, by an inner split of those documents) and
 the whole offline analyzer (`document_type` terms_of_service) then reads each held-out document
 end to end. Every finding's quote is mapped by its offsets onto the labelled sentences it
 overlaps: a finding of a kind on a sentence labelled with that kind is a true positive, on any
@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 from app.analyzer.engine import find_hits
 from app.analyzer.learned import SentenceModel
-from scripts.train_analyzer import CORPORA, LabelledDocument, fit
+from scripts.train_analyzer import CORPORA, LabelledDocument
+from scripts.train_tos import fit
 
 CORPUS = CORPORA["claudette"]
 KINDS = CORPUS.categories
@@ -154,7 +155,7 @@ def evaluate(fold_count: int = 5) -> Evaluation:
     learned, baseline, per_fold = Scores(), Scores(), []
     for held_out in folds(documents, fold_count):
         names = {d.name for d in held_out}
-        model = fit(CORPUS, [d for d in documents if d.name not in names])
+        model = fit([d for d in documents if d.name not in names])
         predict = analyzer({CORPUS.name: model})
         fold_scores = Scores()
         for document in held_out:

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from app.analyzer import tos_model
 from app.analyzer.engine import analyse, find_hits
-from app.analyzer.learned import SentenceModel, featurise, load, model_path
+from app.analyzer.learned import SentenceModel, featurise, model_path
 from app.schemas import Category
-from scripts.train_analyzer import CORPORA, fit
+from scripts.train_analyzer import CORPORA
+from scripts.train_tos import fit
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "claudette" / "claudette_en_dev.json"
 EIGHT = {
@@ -74,23 +76,38 @@ def test_the_analysis_is_deterministic(texts: list[str]) -> None:
     assert first == second
 
 
-def test_the_artifact_round_trips_to_the_same_bytes() -> None:
+def test_the_artifacts_round_trip_to_the_same_bytes() -> None:
     committed = model_path("claudette").read_text(encoding="utf-8")
     assert SentenceModel.from_json(committed).to_json() == committed
+    chars = tos_model.chars_path().read_text(encoding="utf-8")
+    assert tos_model.CharPart.from_json(chars).to_json() == chars
 
 
 def test_training_is_reproducible_and_matches_inference() -> None:
     corpus = CORPORA["claudette"]
-    documents = corpus.load()[:4]
-    first, second = fit(corpus, documents), fit(corpus, documents)
+    documents = corpus.load()[:6]
+    first, second = fit(documents), fit(documents)
     assert first.to_json() == second.to_json()
+    assert first.chars is not None
+    assert second.chars is not None
+    assert first.chars.to_json() == second.chars.to_json()
+    assert first.chars.idf.any()
     sentence = documents[0].text[documents[0].sentences[6].start : documents[0].sentences[6].end]
     assert set(featurise(sentence)) & set(first.vocabulary)
     assert first.scores([sentence]).shape == (1, len(corpus.categories))
 
 
+def test_character_grams_change_the_decision() -> None:
+    model = tos_model.load()
+    assert isinstance(model, tos_model.TosModel)
+    assert model.chars is not None
+    sentences = ["We may terminate your account at any time without notice."]
+    words_only = SentenceModel.scores(model, sentences)
+    assert not (model.raw_scores([s.lower() for s in sentences]) == words_only).all()
+
+
 def test_the_committed_model_is_the_one_the_engine_uses(texts: list[str]) -> None:
-    model = load("claudette")
+    model = tos_model.load()
     own = find_hits(texts[1], "terms_of_service")
     injected = find_hits(texts[1], "terms_of_service", {"claudette": model})
     assert own == injected

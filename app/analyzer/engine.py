@@ -1,5 +1,6 @@
 """Run the catalogue over a document: clause-level hits, document-level hits, the draft."""
 
+import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from app.analyzer.contract_kinds import KINDS
 from app.analyzer.contract_model import CORPUS as CONTRACT_MODEL
 from app.analyzer.contract_model import contract_findings, gives_way, shadowed
 from app.analyzer.document_types import CONTRACT, GENERAL, normalise_document_type
-from app.analyzer.learned import SentenceModel, load
+from app.analyzer.learned import SentenceModel
 from app.analyzer.learned_sets import LearnedSet, learned_set_for
 from app.analyzer.normalise import fold, squash
 from app.analyzer.rules import STRONG, DocumentRule, Rule, Verdict
@@ -151,6 +152,27 @@ def _is_whole_sentence(content: str, span: Span) -> bool:
     return words >= 12 or (words >= 5 and content[span.end - 1] in _PROSE_END)
 
 
+_NUMBERING = re.compile(r"(?:\d{1,3}(?:\.\d{1,3})*\.?|\(?(?:[a-z]|[ivx]{1,5})\))[ \t]+", re.I)
+
+
+def _lines(content: str, span: Span) -> list[Span]:
+    """A sentence's lines, each without its leading section number: the learned model reads a
+    list item or a numbered clause on its own, as its annotators did, and its quote then holds
+    only the text that carries the risk."""
+    found = []
+    start = span.start
+    for line in content[span.start : span.end].split("\n"):
+        stripped = line.strip()
+        if stripped:
+            begin = start + len(line) - len(line.lstrip())
+            number = _NUMBERING.match(content, begin, begin + len(stripped))
+            if number and number.end() < begin + len(stripped):
+                begin = number.end()
+            found.append(Span(begin, start + len(line.rstrip())))
+        start += len(line) + 1
+    return found
+
+
 def _learned_hits(
     content: str,
     folded: str,
@@ -158,7 +180,8 @@ def _learned_hits(
     model: SentenceModel,
     sentences: list[_Sentence],
 ) -> Iterable[Hit]:
-    eligible = [s for s in sentences if _is_whole_sentence(content, s.span)]
+    lines = [_Sentence(s.clause, line) for s in sentences for line in _lines(content, s.span)]
+    eligible = [s for s in lines if _is_whole_sentence(content, s.span)]
     texts = [folded[s.span.start : s.span.end] for s in eligible]
     for sentence, found in zip(eligible, model.predict(texts, folded=True), strict=True):
         for category, probability in found:
@@ -247,7 +270,7 @@ def _find_hits(
         owned = learned.advice.keys()
         rules = tuple(r for r in rules if category_of(r.id) not in owned)
         document_rules = tuple(r for r in document_rules if category_of(r.id) not in owned)
-        model = models.get(learned.corpus) or load(learned.corpus)
+        model = models.get(learned.corpus) or learned.load(learned.corpus)
         learned_hits = list(_learned_hits(content, folded, learned, model, sentences))
     contract_model: SentenceModel | None = None
     if kind in (CONTRACT, GENERAL):

@@ -6,12 +6,12 @@ entry to give another type its own model, trained by `make train-analyzer`.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from app.analyzer import catalogue_tos
+from app.analyzer import catalogue_tos, tos_model
 from app.analyzer.document_types import TERMS_OF_SERVICE
-from app.analyzer.learned import Advice
+from app.analyzer.learned import Advice, SentenceModel, load
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +22,14 @@ class LearnedSet:
     """Category slug -> advice; the model's other categories are not reported."""
     rule_blockers: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
     """Category slug -> a pattern that cancels a catalogue rule's finding on this type."""
+    load: Callable[[str], SentenceModel] = load
+    """Reads the committed model of `corpus` (once per process)."""
 
 
 SETS: dict[str, LearnedSet] = {
-    TERMS_OF_SERVICE: LearnedSet("claudette", catalogue_tos.ADVICE, catalogue_tos.RULE_BLOCKERS),
+    TERMS_OF_SERVICE: LearnedSet(
+        tos_model.CORPUS, catalogue_tos.ADVICE, catalogue_tos.RULE_BLOCKERS, tos_model.load
+    ),
 }
 
 

@@ -12,7 +12,7 @@ from app.analyzer.contract_kinds import KINDS
 from app.analyzer.contract_model import CORPUS as CONTRACT_MODEL
 from app.analyzer.contract_model import contract_findings, gives_way, shadowed
 from app.analyzer.document_types import CONTRACT, GENERAL, normalise_document_type
-from app.analyzer.learned import SentenceModel
+from app.analyzer.learned import SentenceModel, load
 from app.analyzer.learned_sets import LearnedSet, learned_set_for
 from app.analyzer.normalise import fold, squash
 from app.analyzer.rules import STRONG, DocumentRule, Rule, Verdict

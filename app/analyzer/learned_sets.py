@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from app.analyzer import catalogue_tos, tos_model
 from app.analyzer.document_types import TERMS_OF_SERVICE
-from app.analyzer.learned import Advice, SentenceModel, load
+from app.analyzer.learned import Advice, SentenceModel, load, load_all
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +35,11 @@ SETS: dict[str, LearnedSet] = {
 
 def learned_set_for(document_type: str) -> LearnedSet | None:
     return SETS.get(document_type)
+
+
+def load_models() -> None:
+    """Read every model the analyzer serves now (the chat model is built in a worker thread at
+    start-up), so that no analysis pays for one on the event loop."""
+    load_all()
+    for learned in SETS.values():
+        learned.load(learned.corpus)

@@ -61,10 +61,10 @@ def build_chat_model(settings: Settings) -> ChatModel:
     if settings.llm_provider == "local":
         # Not the LangChain `OfflineAnalyzer`: the same chunks, without importing LangChain's
         # chat-model machinery (app/analyzer/stream.py).
-        from app.analyzer.learned import load_all
+        from app.analyzer.learned_sets import load_models
         from app.analyzer.stream import OfflineStream
 
-        load_all()
+        load_models()
         analyzer = OfflineStream()
         return ChatModel(analyzer, "local", analyzer.model_name)
 

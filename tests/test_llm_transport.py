@@ -237,6 +237,14 @@ async def test_the_synchronous_client_shares_the_tls_context_and_is_closed(
     front = await tls_front(int(server.base_url.split(":")[-1].split("/")[0]), cert, key)
     port = front.sockets[0].getsockname()[1]
     no_proxy_env.setenv("SSL_CERT_FILE", str(cert))
+    loads: list[str | None] = []
+    create = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        loads.append(kwargs.get("cafile"))
+        return create(*args, **kwargs)
+
+    no_proxy_env.setattr(ssl, "create_default_context", counted)
     settings = Settings(
         llm_provider="openai",
         openai_api_key="x",
@@ -244,6 +252,8 @@ async def test_the_synchronous_client_shares_the_tls_context_and_is_closed(
         llm_max_retries=0,
     )
     chat = build_chat_model(settings)
+    # One trust store loaded for both clients (each client built its own before).
+    assert loads == [str(cert)]
     try:
         messages = build_messages("Clause 1. Payment within 30 days.", "contract", "org")
         answer = await asyncio.to_thread(chat.model.invoke, messages)

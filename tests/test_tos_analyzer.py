@@ -136,4 +136,5 @@ def test_the_offline_model_is_built_with_every_analyzer_model_read() -> None:
     learned.load.cache_clear()
     build_chat_model(Settings(llm_provider="local"))
     assert tos_model.load.cache_info().currsize == 1
-    assert learned.load.cache_info().currsize == len(list(learned.MODELS_DIR.glob("*.json")))
+    # The contract model; the Terms of Service model's word part is read by its own loader only.
+    assert learned.load.cache_info().currsize == len(list(learned.MODELS_DIR.glob("*.json"))) - 1

@@ -1,8 +1,9 @@
 """A small learned sentence classifier: TF-IDF word uni- and bigrams, one linear model per category.
 
 The fitted weights are a committed JSON artifact (`app/analyzer/models/<corpus>.json`, written by
-`make train-analyzer`); inference here is NumPy only, deterministic and offline. Every corpus
-(Terms of Service, contracts, ...) uses this same code: only the artifact differs.
+`make train-analyzer`); inference here is NumPy only, deterministic and offline. The contract
+model is this alone; the Terms of Service model (app/analyzer/tos_model.py) adds a character
+part of its own artifact to it. `learned_sets.load_models` reads them all at start-up.
 
 Parsing the JSON costs about half a second per process, on the start-up path of the offline
 analyzer, so the image's build compiles each artifact to NumPy's `.npz` beside it
@@ -14,7 +15,6 @@ never served from a stale compilation, it is parsed from its JSON as before.
 import hashlib
 import json
 import math
-import os
 import re
 import zipfile
 from collections import Counter
@@ -24,12 +24,6 @@ from functools import cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
-
-# NumPy's OpenBLAS starts a thread per core as it loads, for matrix products this analyzer never
-# makes (it sums a few weights per sentence): that start-up cost 0.1-0.2 s of wall time in every
-# worker's start here, and a pre-fork supervisor should hold no native threads when it forks.
-# An operator's own setting wins.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 import numpy.typing as npt
@@ -262,13 +256,6 @@ def compile_model(corpus: str, directory: Path = MODELS_DIR) -> Path:
     with target.open("wb") as out:
         np.savez(out, allow_pickle=False, **arrays)
     return target
-
-
-def load_all() -> None:
-    """Read every committed model now (the chat model is built in a worker thread at start-up),
-    so the first analysis does not pay for it on the event loop."""
-    for path in sorted(MODELS_DIR.glob("*.json")):
-        load(path.stem)
 
 
 def compile_all() -> list[Path]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from app.analyzer import catalogue_tos, tos_model
 from app.analyzer.document_types import TERMS_OF_SERVICE
-from app.analyzer.learned import Advice, SentenceModel, load, load_all
+from app.analyzer.learned import MODELS_DIR, Advice, SentenceModel, load
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,8 @@ def learned_set_for(document_type: str) -> LearnedSet | None:
 
 def load_models() -> None:
     """Read every model the analyzer serves now (the chat model is built in a worker thread at
-    start-up), so that no analysis pays for one on the event loop."""
-    load_all()
-    for learned in SETS.values():
-        learned.load(learned.corpus)
+    start-up), so that no analysis pays for one on the event loop. Each corpus is read once, by
+    its own loader (a learned set's model may be more than the plain word model)."""
+    loaders = {learned.corpus: learned.load for learned in SETS.values()}
+    for path in sorted(MODELS_DIR.glob("*.json")):
+        loaders.get(path.stem, load)(path.stem)

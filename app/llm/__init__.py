@@ -49,18 +49,22 @@ class ChatModel:
     sync_http_client: "httpx2.Client | None" = None
 
     async def aclose(self) -> None:
-        if self.http_client is not None:
-            await self.http_client.aclose()
-        if self.sync_http_client is not None:
-            self.sync_http_client.close()
-        if self.tokens is not None:
-            await self.tokens.aclose()
+        try:
+            if self.http_client is not None:
+                await self.http_client.aclose()
+        finally:
+            try:
+                if self.sync_http_client is not None:
+                    self.sync_http_client.close()
+            finally:
+                if self.tokens is not None:
+                    await self.tokens.aclose()
 
 
 def build_chat_model(settings: Settings) -> ChatModel:
     if settings.llm_provider == "local":
-        # Not the LangChain `OfflineAnalyzer`: the same chunks, without importing LangChain's
-        # chat-model machinery (app/analyzer/stream.py).
+        # Not the LangChain `OfflineAnalyzer`: the same answer in `Piece`s, without importing
+        # any of LangChain (app/analyzer/stream.py).
         from app.analyzer.learned_sets import load_models
         from app.analyzer.stream import OfflineStream
 

@@ -120,6 +120,9 @@ class AsyncioStream(httpcore2.AsyncNetworkStream):
         if not protocol.chunks:
             if self.closed:
                 raise httpcore2.ReadError("the connection is closed")
+            # Only this read's own wait may report a timeout: a deadline that fired in the same
+            # loop pass as the data that ended the previous wait leaves the flag set.
+            self.timed_out = False
             if not (protocol.eof or protocol.lost):
                 await self.wait_for_data(timeout)
             if not protocol.chunks:
@@ -362,13 +365,23 @@ async def happy_eyeballs(
                     errors.append(error)
                 else:
                     raise error
+    except BaseException:
+        # Cancelled by the connect timeout, or an unexpected error: no connected socket leaks.
+        if winner is not None:
+            winner.close()
+        raise
     finally:
         for task in pending:
             task.cancel()
         if pending:
-            for task in (await asyncio.wait(pending))[0]:
-                if not task.cancelled() and task.exception() is None:
-                    task.result().close()
+            try:
+                for task in (await asyncio.wait(pending))[0]:
+                    if not task.cancelled() and task.exception() is None:
+                        task.result().close()
+            except BaseException:
+                if winner is not None:
+                    winner.close()
+                raise
     if winner is None:
         if len(errors) == 1:
             raise errors[0]

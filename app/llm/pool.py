@@ -57,7 +57,13 @@ class _ResponseStream(httpx2.AsyncByteStream):
     async def aclose(self) -> None:
         close = getattr(self.stream, "aclose", None)
         if close is not None:
-            await close()
+            try:
+                await close()
+            except Exception as exc:
+                mapped = httpx_error(exc)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
 
 
 class PoolTransport(httpx2.AsyncBaseTransport):

@@ -8,6 +8,8 @@ CUAD lawyers labelled with that kind land on each other (see `lands`).
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +61,17 @@ def lands(start: int, end: int, other_start: int, other_end: int) -> bool:
     """Two spans land on each other when they share at least half of the shorter one."""
     shared = min(end, other_end) - max(start, other_start)
     return shared > 0 and 2 * shared >= min(end - start, other_end - other_start)
+
+
+def lands_on_any(span: tuple[int, int], others: Sequence[tuple[int, int]]) -> bool:
+    """`others` sorted by start; spans are short, so look only at those starting near it."""
+    first = bisect_left(others, (span[0] - 5000, 0))
+    for other in others[first:]:
+        if other[0] >= span[1]:
+            break
+        if lands(span[0], span[1], other[0], other[1]):
+            return True
+    return False
 
 
 def load_contracts(path: Path = CUAD_PATH) -> list[Contract]:

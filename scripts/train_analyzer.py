@@ -197,7 +197,7 @@ def _fit_weights(
             if index is not None:
                 sentence_frequency[index] += 1
     idf = np.log((1 + len(features)) / (1 + sentence_frequency)) + 1.0
-    matrix = _matrix(features, vocabulary, idf)
+    matrix = tfidf_matrix(features, vocabulary, idf)
     weights = np.zeros((len(vocabulary), len(corpus.categories)))
     bias = np.zeros(len(corpus.categories))
     for k, category in enumerate(corpus.categories):
@@ -224,7 +224,7 @@ def _fit_weights(
     )
 
 
-def _matrix(
+def tfidf_matrix(
     features: list[Counter[str]], vocabulary: dict[str, int], idf: np.ndarray
 ) -> sparse.csr_matrix:
     """The same TF-IDF the inference computes: (1 + ln tf) * idf, L2-normalised per sentence."""

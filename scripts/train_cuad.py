@@ -15,7 +15,6 @@ reach `PRECISION`: the recall bought at the lowest cost in precision, whichever 
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import cache
@@ -35,7 +34,7 @@ from app.analyzer.contract_model import (
 from app.analyzer.engine import find_hits
 from app.analyzer.learned import SentenceModel, featurise
 from app.analyzer.normalise import fold
-from scripts.cuad_corpus import Contract, lands, load_contracts
+from scripts.cuad_corpus import Contract, lands_on_any, load_contracts
 
 if TYPE_CHECKING:
     from scripts.train_analyzer import Corpus, LabelledDocument
@@ -128,20 +127,10 @@ def _curves(contract: Contract, model: SentenceModel) -> dict[str, list[Counts]]
                     quotes[slug].add((span.start, span.end))
         for kind, clauses in labelled.items():
             spans = sorted(quotes[kind])
-            landed = sum(_lands_on_any(span, clauses) for span in spans)
-            hit = sum(_lands_on_any(clause, spans) for clause in clauses)
+            landed = sum(lands_on_any(span, clauses) for span in spans)
+            hit = sum(lands_on_any(clause, spans) for clause in clauses)
             out[kind].append((hit, len(clauses), landed, len(spans)))
     return out
-
-
-def _lands_on_any(span: tuple[int, int], others: Sequence[tuple[int, int]]) -> bool:
-    first = bisect_left(others, (span[0] - 5000, 0))
-    for other in others[first:]:
-        if other[0] >= span[1]:
-            break
-        if lands(span[0], span[1], other[0], other[1]):
-            return True
-    return False
 
 
 def choose(curves: dict[str, list[Counts]]) -> dict[str, float]:

@@ -17,7 +17,6 @@ liblinear with a fixed seed, sorted features, weights rounded the same way every
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from bisect import bisect_left
 from collections import Counter
@@ -34,7 +33,7 @@ from app.analyzer.engine import find_hits
 from app.analyzer.learned import SentenceModel, featurise, model_path
 from app.analyzer.normalise import fold
 from app.analyzer.tos_model import CharPart, TosModel, chars_path, combine
-from scripts.train_analyzer import CORPORA, ROOT, SEED, LabelledDocument
+from scripts.train_analyzer import CORPORA, ROOT, SEED, LabelledDocument, tfidf_matrix
 
 CORPUS = CORPORA["claudette"]
 C = 4.0
@@ -91,20 +90,7 @@ def _word_block(
             if (index := vocabulary.get(feature)) is not None:
                 sentence_frequency[index] += 1
     idf = np.log((1 + len(counts)) / (1 + sentence_frequency)) + 1.0
-    rows, cols, values = [], [], []
-    for row, feature_counts in enumerate(counts):
-        entries = [
-            (vocabulary[f], (1.0 + math.log(n)) * idf[vocabulary[f]])
-            for f, n in feature_counts.items()
-            if f in vocabulary
-        ]
-        norm = math.sqrt(sum(v * v for _, v in entries)) or 1.0
-        for col, value in entries:
-            rows.append(row)
-            cols.append(col)
-            values.append(value / norm)
-    shape = (len(counts), len(vocabulary))
-    return sparse.csr_matrix((values, (rows, cols)), shape=shape), vocabulary, idf
+    return tfidf_matrix(counts, vocabulary, idf), vocabulary, idf
 
 
 def _char_block(examples: _Examples) -> tuple[sparse.csr_matrix, npt.NDArray[np.float64]]:

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import re
-from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.analyzer.categories import category_of
 from app.analyzer.engine import find_hits
 from app.analyzer.learned import SentenceModel
-from scripts.cuad_corpus import Contract, lands, load_contracts
+from scripts.cuad_corpus import Contract, lands_on_any, load_contracts
 from scripts.train_analyzer import CORPORA, LabelledDocument, fit
 
 CORPUS = CORPORA["cuad"]
@@ -106,20 +105,9 @@ def score_contract(contract: Contract, found: list[tuple[str, int, int]]) -> Sco
         tally = scores.tallies[kind]
         tally.clauses = len(clauses)
         tally.findings = len(quotes)
-        tally.landed = sum(_lands_on_any(quote, clauses) for quote in quotes)
-        tally.found = sum(_lands_on_any(clause, quotes) for clause in clauses)
+        tally.landed = sum(lands_on_any(quote, clauses) for quote in quotes)
+        tally.found = sum(lands_on_any(clause, quotes) for clause in clauses)
     return scores
-
-
-def _lands_on_any(span: tuple[int, int], others: Sequence[tuple[int, int]]) -> bool:
-    """`others` sorted by start; spans are short, so look only at those starting near it."""
-    first = bisect_left(others, (span[0] - 5000, 0))
-    for other in others[first:]:
-        if other[0] >= span[1]:
-            break
-        if lands(span[0], span[1], other[0], other[1]):
-            return True
-    return False
 
 
 def analyzer(models: dict[str, SentenceModel]) -> Predictor:

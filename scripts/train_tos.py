@@ -140,7 +140,7 @@ def _fit_raw(documents: Sequence[LabelledDocument]) -> TosModel:
         bias=bias,
         thresholds=np.zeros(len(categories)),
     )
-    char_part = CharPart(
+    char_part = CharPart.from_dense(
         CHAR_BITS, char_idf, weights[len(vocabulary) :], DOCUMENT_WEIGHT, RIVAL_WEIGHT
     )
     return _round_trip(combine(word_model, char_part))

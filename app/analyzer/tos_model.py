@@ -39,15 +39,34 @@ def chars_path(directory: Path = MODELS_DIR) -> Path:
 @dataclass(frozen=True, slots=True)
 class CharPart:
     bits: int
+    rows: npt.NDArray[np.int32]
+    """Per bucket (2**bits): its row in `idf` and `weights`, or -1 for a bucket the model does
+    not read (most of them: a dense table would be 16 MiB per worker, built at every start)."""
     idf: npt.NDArray[np.float64]
-    """Per bucket (2**bits); 0 for a bucket the model does not read."""
+    """Per row."""
     weights: npt.NDArray[np.float64]
-    """(2**bits, categories)."""
+    """(rows, categories)."""
     document_weight: float
     rival_weight: float
 
+    @classmethod
+    def from_dense(
+        cls,
+        bits: int,
+        idf: npt.NDArray[np.float64],
+        weights: npt.NDArray[np.float64],
+        document_weight: float,
+        rival_weight: float,
+    ) -> "CharPart":
+        """From per-bucket tables (the trainer's): a bucket with no idf is not read."""
+        kept = np.flatnonzero(idf)
+        rows = np.full(1 << bits, -1, dtype=np.int32)
+        rows[kept] = np.arange(len(kept), dtype=np.int32)
+        return cls(bits, rows, idf[kept], weights[kept], document_weight, rival_weight)
+
     def to_json(self) -> str:
-        kept = np.flatnonzero(self.idf).astype("<u4")
+        # Rows are in bucket order (`from_dense`, `from_json`).
+        kept = np.flatnonzero(self.rows >= 0).astype("<u4")
         head = {
             "format": FORMAT,
             "bits": self.bits,
@@ -57,8 +76,8 @@ class CharPart:
         }
         body = {
             "buckets": _pack(kept),
-            "idf": _pack(self.idf[kept].astype("<f2")),
-            "weights": _pack(self.weights[kept].astype("<f2")),
+            "idf": _pack(self.idf.astype("<f2")),
+            "weights": _pack(self.weights.astype("<f2")),
         }
         return json.dumps(head) + "\n" + json.dumps(body, indent=0) + "\n"
 
@@ -70,12 +89,17 @@ class CharPart:
             raise ValueError(f"unknown character-model format {head.get('format')!r}")
         size, width = 1 << head["bits"], head["categories"]
         kept = _unpack(body["buckets"], "<u4").astype(np.int64)
-        idf = np.zeros(size)
-        idf[kept] = _unpack(body["idf"], "<f2")
-        weights = np.zeros((size, width))
-        weights[kept] = _unpack(body["weights"], "<f2").reshape(len(kept), width)
+        if np.any(np.diff(kept) <= 0):
+            raise ValueError("the character model's buckets are not in increasing order")
+        rows = np.full(size, -1, dtype=np.int32)
+        rows[kept] = np.arange(len(kept), dtype=np.int32)
         return cls(
-            head["bits"], idf, weights, float(head["document_weight"]), float(head["rival_weight"])
+            head["bits"],
+            rows,
+            _unpack(body["idf"], "<f2"),
+            _unpack(body["weights"], "<f2").reshape(len(kept), width),
+            float(head["document_weight"]),
+            float(head["rival_weight"]),
         )
 
     def scores(self, folded: Sequence[str]) -> npt.NDArray[np.float64]:
@@ -84,15 +108,16 @@ class CharPart:
         if not folded:
             return out
         owners, buckets = grams(folded, self.bits)
-        idf = self.idf[buckets]
-        read = idf > 0
-        owners, buckets, idf = owners[read], buckets[read], idf[read]
+        rows = self.rows[buckets]
+        read = rows >= 0
+        owners, rows = owners[read], rows[read]
+        idf = self.idf[rows]
         # Every occurrence counts (raw tf); the length is over occurrences, which the training
         # computes the same way, so no per-(sentence, bucket) grouping is needed here.
         norms = np.sqrt(np.bincount(owners, idf * idf, minlength=len(folded)))
         scale = idf / norms[owners]
         for k in range(out.shape[1]):
-            out[:, k] = np.bincount(owners, scale * self.weights[buckets, k], minlength=len(folded))
+            out[:, k] = np.bincount(owners, scale * self.weights[rows, k], minlength=len(folded))
         return out
 
 

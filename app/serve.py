@@ -9,9 +9,9 @@ With `--workers N` (N > 1) this is a pre-fork supervisor, like gunicorn's `--pre
 the socket, imports the modules every worker needs once (FastAPI, SQLAlchemy, the routes, the
 configured provider's model code), and then forks the workers, which share those imports
 copy-on-write instead of each importing them again (uvicorn's supervisor spawns fresh
-interpreters). Only modules are imported before the fork: no thread, event loop, connection or
-client exists in the supervisor; each worker builds its application and its model itself, as
-with one worker. The supervisor forwards SIGTERM and SIGINT to the workers (each drains its
+interpreters). Only modules, and read-only data such as the offline analyzer's models, are
+loaded before the fork: no thread, event loop, connection, open file or client exists in the
+supervisor; each worker builds its application and its chat model itself, as with one worker. The supervisor forwards SIGTERM and SIGINT to the workers (each drains its
 streams and exits), restarts a worker that dies, and exits 3 when a worker cannot start.
 """
 
@@ -24,6 +24,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -51,10 +52,22 @@ OPENAI_CLIENT = (
     "app.llm.sse",
 )
 PRELOAD_PROVIDER: dict[str, tuple[str, ...]] = {
-    "local": ("app.analyzer.learned", "app.analyzer.stream"),
+    "local": ("app.analyzer.learned_sets", "app.analyzer.stream"),
     "openai": OPENAI_CLIENT,
     "azure": (*OPENAI_CLIENT, "app.llm.entra"),
 }
+
+
+def _read_analyzer_models() -> None:
+    from app.analyzer.learned_sets import load_models
+
+    load_models()
+
+
+# Read-only data every worker of a provider needs: read once here, shared copy-on-write, instead
+# of each worker reading it at the same time on its start path (the offline analyzer's models:
+# about 50 ms of CPU and 20 MiB per reading). Nothing stays open.
+PRELOAD_DATA: dict[str, Callable[[], None]] = {"local": _read_analyzer_models}
 
 
 def preload(settings: Settings) -> None:
@@ -66,6 +79,8 @@ def preload(settings: Settings) -> None:
     try:
         for name in (*PRELOAD_COMMON, *PRELOAD_PROVIDER[settings.llm_provider]):
             importlib.import_module(name)
+        if read := PRELOAD_DATA.get(settings.llm_provider):
+            read()
     finally:
         gc.freeze()
         gc.enable()

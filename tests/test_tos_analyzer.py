@@ -83,6 +83,7 @@ def test_the_artifacts_round_trip_to_the_same_bytes() -> None:
     assert tos_model.CharPart.from_json(chars).to_json() == chars
 
 
+@pytest.mark.slow
 def test_training_is_reproducible_and_matches_inference() -> None:
     corpus = CORPORA["claudette"]
     documents = corpus.load()[:6]

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import telemetry
 from app.config import Settings
-from app.db import SessionMaker
+from app.db import SessionMaker, single_statement
 from app.deps import EngineDep, SettingsDep
 from app.errors import unauthorized
 from app.models import UsedJti, utcnow
@@ -141,7 +141,7 @@ async def consume_jti(engine: AsyncEngine, jti: str, exp: float) -> bool:
     """Record a token id as used; False when it was used before (a replay)."""
     expires_at = datetime.fromtimestamp(exp, UTC)
     try:
-        async with engine.begin() as connection:
+        async with single_statement(engine) as connection:
             await connection.execute(_INSERT_JTI, {"jti": jti, "expires_at": expires_at})
     except IntegrityError:
         return False

@@ -1,8 +1,14 @@
-"""The engine's pool: SQLite skips the reset rollback only when no transaction is open."""
+"""The engine: SQLite's pool skips the reset rollback only when no transaction is open, and the
+start row's commit does not wait for the disk on either database."""
 
+import uuid
 from pathlib import Path
 
+from sqlalchemy import text
+
+from app.analyses.repository import Limits, start_analysis
 from app.db import create_engine
+from app.schemas import AnalyseRequest, TokenPayload
 
 
 async def test_a_connection_returned_inside_a_transaction_is_rolled_back(tmp_path: Path) -> None:
@@ -24,5 +30,72 @@ async def test_a_connection_returned_inside_a_transaction_is_rolled_back(tmp_pat
             assert not driver.in_transaction
             count = (await again.exec_driver_sql("SELECT count(*) FROM t")).scalar()
         assert count == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_the_start_row_commits_without_waiting_for_the_disk(database_url: str) -> None:
+    """The model call waits for the start row; its commit must not wait for a WAL flush (or a
+    synchronous standby). The same durability on both databases: consistent after a crash, the
+    last moments' commits may be lost. Nothing else changes its setting."""
+    engine = create_engine(database_url)
+    user = TokenPayload(
+        sub="durability", org=f"org-{uuid.uuid4().hex[:8]}", role="analyst", exp=2**31
+    )
+    body = AnalyseRequest(
+        content="The supplier may terminate at any time.", document_type="contract"
+    )
+    limits = Limits(10, 10, 300)
+    try:
+        if engine.dialect.name == "sqlite":
+            async with engine.connect() as connection:
+                assert (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+                # 1 = NORMAL: in WAL mode a commit does not sync the disk.
+                assert (await connection.exec_driver_sql("PRAGMA synchronous")).scalar() == 1
+            await start_analysis(
+                engine,
+                user=user,
+                body=body,
+                provider="local",
+                model="m",
+                request_id=None,
+                store_content=False,
+                limits=limits,
+            )
+            return
+        show = "SELECT current_setting('synchronous_commit')"
+        async with engine.connect() as connection:
+            server_default = (await connection.exec_driver_sql(show)).scalar()
+            assert server_default == "on"
+            # Inside the function's own transaction, the setting is off...
+            await connection.exec_driver_sql(
+                "SELECT * FROM start_analysis_within_limits("
+                "p_id => gen_random_uuid(), p_org => 'durability-probe', p_sub => 's', "
+                "p_document_type => 'contract', p_content_sha256 => 'x', p_content_chars => 1, "
+                "p_content => NULL, p_provider => 'local', p_model => 'm', p_request_id => NULL, "
+                "p_created_at => now(), p_live_since => now() - interval '1 hour', "
+                "p_window_start => now() - interval '1 minute', p_max_streaming => 10, "
+                "p_max_per_minute => 10)"
+            )
+            assert (await connection.exec_driver_sql(show)).scalar() == "off"
+            await connection.rollback()
+            # ... and only there.
+            assert (await connection.exec_driver_sql(show)).scalar() == "on"
+        analysis_id = await start_analysis(
+            engine,
+            user=user,
+            body=body,
+            provider="local",
+            model="m",
+            request_id=None,
+            store_content=False,
+            limits=limits,
+        )
+        async with engine.connect() as connection:
+            assert (await connection.exec_driver_sql(show)).scalar() == "on"
+            status = await connection.execute(
+                text("SELECT status FROM analyses WHERE id = :id"), {"id": analysis_id}
+            )
+            assert status.scalar() == "streaming"
     finally:
         await engine.dispose()

@@ -4,7 +4,6 @@ import asyncio
 import hashlib
 import logging
 import uuid
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -25,12 +24,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 from sqlalchemy.types import TypeEngine
 
-from app.db import SessionMaker
+from app.db import SessionMaker, single_statement
 from app.errors import DATABASE_UNAVAILABLE, AppError
 from app.models import Analysis, UTCDateTime, utcnow
 from app.schemas import AnalyseRequest, AnalysisStatus, Finding, TokenPayload
@@ -139,14 +138,6 @@ _INSERT_WITHIN_LIMITS = insert(ANALYSES).from_select(
         < bindparam("max_per_minute"),
     ),
 )
-
-
-def single_statement(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
-    """A connection for one statement: on PostgreSQL without the BEGIN and COMMIT round trips
-    (aiosqlite pays a thread hop to switch modes, more than it saves)."""
-    if engine.dialect.name == "postgresql":
-        return engine.execution_options(isolation_level="AUTOCOMMIT").connect()
-    return engine.begin()
 
 
 def _refusal(

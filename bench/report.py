@@ -212,10 +212,10 @@ def render(results: dict[str, Any], command: str, markers: bool = True) -> str:
             f"{plan['saturation_tokens']} tokens. Cancellation: {plan['cancel_trials']} trials "
             "each; the client closes 50 ms after the upstream got the request (before) or after "
             "the 3rd token (after); latency = upstream saw its connection close − client closed. "
-            "Paced and C=1 ran in {plan.get('rounds', 1)} rounds with the apps "
-            "interleaved; the table shows each app's median, and their ratios are the median of "
-            "the per-round ratios (memory per stream: the first round, each process's first "
-            "burst).",
+            f"Saturation and paced ran in {plan.get('rounds', 1)} rounds with the apps "
+            f"interleaved, C=1 in {plan.get('rounds', 1) * plan.get('single_repeats', 1)}; the "
+            "table shows each app's median, and their ratios are the median of the per-round "
+            "ratios (memory per stream: the first round, each process's first burst).",
             "",
             *lines,
             "",

@@ -152,13 +152,41 @@ def _is_whole_sentence(content: str, span: Span) -> bool:
     return words >= 12 or (words >= 5 and content[span.end - 1] in _PROSE_END)
 
 
-_NUMBERING = re.compile(r"(?:\d{1,3}(?:\.\d{1,3})*\.?|\(?(?:[a-z]|[ivx]{1,5})\))[ \t]+", re.I)
+_NUMBERING = re.compile(
+    r"(?:\d{1,3}(?:\.\d{1,3})+\.?|\d{1,3}[.)]|\(\d{1,3}\)|\(?(?:[a-z]|[ivx]{1,5})\))[ \t]+", re.I
+)
+"""A leading section or list number: "7.4.2.", "7.4", "3.", "2)", "(4)", "(b)", "iv)". A plain
+figure ("30 days after …") is text, not a number."""
+_RUN_ON = re.compile(r"(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])|(?<=[a-z]{2}[.!?])[ \t]+(?=[a-z]+[A-Z])")
+"""A sentence end the shared splitter keeps whole: no space after the full stop ("Terms.These"),
+or a next sentence opening with a brand written in mixed case ("… fault. mySugr accepts …")."""
+
+
+def _pieces(content: str, start: int, end: int) -> list[Span]:
+    """One line cut at its run-on sentence ends, each piece without its surrounding spaces."""
+    found = []
+    for match in _RUN_ON.finditer(content, start, end):
+        if (piece := _trimmed_span(content, start, match.start())) is not None:
+            found.append(piece)
+        start = match.end()
+    if (piece := _trimmed_span(content, start, end)) is not None:
+        found.append(piece)
+    return found
+
+
+def _trimmed_span(content: str, start: int, end: int) -> Span | None:
+    piece = content[start:end]
+    stripped = piece.strip()
+    if not stripped:
+        return None
+    start += len(piece) - len(piece.lstrip())
+    return Span(start, start + len(stripped))
 
 
 def _lines(content: str, span: Span) -> list[Span]:
     """A sentence's lines, each without its leading section number: the learned model reads a
     list item or a numbered clause on its own, as its annotators did, and its quote then holds
-    only the text that carries the risk."""
+    only the text that carries the risk. A line is cut again at its run-on sentence ends."""
     found = []
     start = span.start
     for line in content[span.start : span.end].split("\n"):
@@ -168,9 +196,32 @@ def _lines(content: str, span: Span) -> list[Span]:
             number = _NUMBERING.match(content, begin, begin + len(stripped))
             if number and number.end() < begin + len(stripped):
                 begin = number.end()
-            found.append(Span(begin, start + len(line.rstrip())))
+            found.extend(_pieces(content, begin, start + len(line.rstrip())))
         start += len(line) + 1
     return found
+
+
+_HEADING_SMALL_WORDS = frozenset(
+    ("a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with")
+)
+_HEADING_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+_LOWER = re.compile(r"[a-z]")
+_CAPS_CLAUSE = re.compile(
+    r"\b(?:WE|YOU|I|MAY|WILL|SHALL|MUST|CAN|IS|ARE|AGREE)\b|^(?:AND|OR|BUT)\b|^\("
+)
+
+
+def _is_heading(text: str) -> bool:
+    """A short title ("RIGHT TO MODIFY THE SERVICE.", "Changes to These Terms."): every word
+    capitalised, or all capitals with no subject or verb of a clause."""
+    if text.count(" ") + 1 >= 12:
+        return False
+    words = [w for w in _HEADING_WORD.findall(text) if w.lower() not in _HEADING_SMALL_WORDS]
+    if not words:
+        return False
+    if not _LOWER.search(text):
+        return not _CAPS_CLAUSE.search(text)
+    return all(word[0].isupper() for word in words)
 
 
 def _learned_hits(
@@ -181,7 +232,12 @@ def _learned_hits(
     sentences: list[_Sentence],
 ) -> Iterable[Hit]:
     lines = [_Sentence(s.clause, line) for s in sentences for line in _lines(content, s.span)]
-    eligible = [s for s in lines if _is_whole_sentence(content, s.span)]
+    eligible = [
+        s
+        for s in lines
+        if _is_whole_sentence(content, s.span)
+        and not _is_heading(content[s.span.start : s.span.end])
+    ]
     texts = [folded[s.span.start : s.span.end] for s in eligible]
     for sentence, found in zip(eligible, model.predict(texts, folded=True), strict=True):
         for category, probability in found:

@@ -192,3 +192,38 @@ def test_a_heading_is_never_quoted_by_the_model() -> None:
     text = "RIGHT TO MODIFY THE SERVICE.\n\nWe may modify these Terms at any time without notice."
     quotes = [f.clause for f in analyse(text, "terms_of_service").findings]
     assert "RIGHT TO MODIFY THE SERVICE." not in quotes
+
+
+def _wrapped(text: str, width: int = 78) -> str:
+    """The same text hard-wrapped: a space becomes a line break, so every offset stays."""
+    out, column, last_space = list(text), 0, -1
+    for index, char in enumerate(text):
+        if char == "\n":
+            column, last_space = 0, -1
+            continue
+        if char == " ":
+            last_space = index
+        column += 1
+        if column > width and last_space >= 0:
+            out[last_space] = "\n"
+            column, last_space = index - last_space, -1
+    return "".join(out)
+
+
+def test_a_hard_wrapped_document_is_read_by_sentence_not_by_line(texts: list[str]) -> None:
+    from app.analyzer.engine import is_hard_wrapped
+
+    assert not any(is_hard_wrapped(text) for text in texts)
+    text = texts[0]
+    wrapped = _wrapped(text)
+    assert is_hard_wrapped(wrapped)
+    plain = {(h.category, h.start, h.end) for h in find_hits(text, "terms_of_service")}
+    folded = {(h.category, h.start, h.end) for h in find_hits(wrapped, "terms_of_service")}
+    eight = {c.value for c in EIGHT}
+    plain_eight = {hit for hit in plain if hit[0] in eight}
+    folded_eight = {hit for hit in folded if hit[0] in eight}
+    # Nearly the same findings at the same offsets: a line break is no sentence boundary there.
+    assert len(plain_eight & folded_eight) >= 0.8 * len(plain_eight)
+    for finding in analyse(wrapped, "terms_of_service").findings:
+        assert finding.clause in wrapped
+        assert len(finding.clause.split()) >= 5, finding.clause

@@ -183,21 +183,62 @@ def _trimmed_span(content: str, start: int, end: int) -> Span | None:
     return Span(start, start + len(stripped))
 
 
-def _lines(content: str, span: Span) -> list[Span]:
-    """A sentence's lines, each without its leading section number: the learned model reads a
-    list item or a numbered clause on its own, as its annotators did, and its quote then holds
-    only the text that carries the risk. A line is cut again at its run-on sentence ends."""
-    found = []
+_LINE_END = frozenset(".;:!?)\"'”’")
+_BULLET = frozenset("-*•·–")
+
+
+WRAP_WIDTH = 132
+"""A document none of whose lines is longer (bar 1 in 100) is hard-wrapped plain text."""
+
+
+def is_hard_wrapped(content: str) -> bool:
+    """Its paragraphs are broken into lines of a fixed width: a line break inside a sentence is
+    then no boundary. The labelled Terms of Service keep each paragraph on one line."""
+    lengths = [len(line) for line in content.splitlines() if line.strip()]
+    return len(lengths) >= 20 and sum(n > WRAP_WIDTH for n in lengths) * 100 < len(lengths)
+
+
+def _line_units(content: str, span: Span, wrapped: bool) -> list[Span]:
+    """A sentence's lines. In a hard-wrapped document a line that stops mid-sentence (no final
+    punctuation) and a next line that opens no list item are one line."""
+    units: list[Span] = []
     start = span.start
+    open_unit: Span | None = None
     for line in content[span.start : span.end].split("\n"):
         stripped = line.strip()
         if stripped:
             begin = start + len(line) - len(line.lstrip())
-            number = _NUMBERING.match(content, begin, begin + len(stripped))
-            if number and number.end() < begin + len(stripped):
-                begin = number.end()
-            found.extend(_pieces(content, begin, start + len(line.rstrip())))
+            end = start + len(line.rstrip())
+            continues = (
+                wrapped
+                and open_unit is not None
+                and content[open_unit.end - 1] not in _LINE_END
+                and stripped[0] not in _BULLET
+                and not _NUMBERING.match(stripped)
+            )
+            if continues and open_unit is not None:
+                open_unit = Span(open_unit.start, end)
+            else:
+                if open_unit is not None:
+                    units.append(open_unit)
+                open_unit = Span(begin, end)
         start += len(line) + 1
+    if open_unit is not None:
+        units.append(open_unit)
+    return units
+
+
+def _lines(content: str, span: Span, wrapped: bool = False) -> list[Span]:
+    """A sentence's lines, each without its leading section number: the learned model reads a
+    list item or a numbered clause on its own, as its annotators did, and its quote then holds
+    only the text that carries the risk. A line is cut again at its run-on sentence ends."""
+    found = []
+    for unit in _line_units(content, span, wrapped):
+        begin = unit.start
+        number = _NUMBERING.match(content, begin, unit.end)
+        if number and number.end() < unit.end:
+            begin = number.end()
+        found.extend(_pieces(content, begin, unit.end))
     return found
 
 
@@ -231,7 +272,10 @@ def _learned_hits(
     model: SentenceModel,
     sentences: list[_Sentence],
 ) -> Iterable[Hit]:
-    lines = [_Sentence(s.clause, line) for s in sentences for line in _lines(content, s.span)]
+    wrapped = is_hard_wrapped(content)
+    lines = [
+        _Sentence(s.clause, line) for s in sentences for line in _lines(content, s.span, wrapped)
+    ]
     eligible = [
         s
         for s in lines

@@ -183,7 +183,8 @@ def _trimmed_span(content: str, start: int, end: int) -> Span | None:
     return Span(start, start + len(stripped))
 
 
-_LINE_END = frozenset(".;:!?)\"'”’")
+_LINE_END = re.compile(r"[.:!?][\"'”’)\]]*$")
+"""A line that ends a sentence or a list's lead-in ("… as follows:")."""
 _BULLET = frozenset("-*•·–")
 
 
@@ -199,8 +200,8 @@ def is_hard_wrapped(content: str) -> bool:
 
 
 def _line_units(content: str, span: Span, wrapped: bool) -> list[Span]:
-    """A sentence's lines. In a hard-wrapped document a line that stops mid-sentence (no final
-    punctuation) and a next line that opens no list item are one line."""
+    """A sentence's lines. In a hard-wrapped document a line that stops mid-sentence (no full
+    stop or colon at its end) and a next line that opens no list item are one line."""
     units: list[Span] = []
     start = span.start
     open_unit: Span | None = None
@@ -212,7 +213,7 @@ def _line_units(content: str, span: Span, wrapped: bool) -> list[Span]:
             continues = (
                 wrapped
                 and open_unit is not None
-                and content[open_unit.end - 1] not in _LINE_END
+                and not _LINE_END.search(content, open_unit.start, open_unit.end)
                 and stripped[0] not in _BULLET
                 and not _NUMBERING.match(stripped)
             )

@@ -139,3 +139,92 @@ def test_the_offline_model_is_built_with_every_analyzer_model_read() -> None:
     assert tos_model.load.cache_info().currsize == 1
     # The contract model; the Terms of Service model's word part is read by its own loader only.
     assert learned.load.cache_info().currsize == len(list(learned.MODELS_DIR.glob("*.json"))) - 1
+
+
+def _line_texts(text: str) -> list[str]:
+    from app.analyzer.clauses import Span
+    from app.analyzer.engine import _lines
+
+    return [text[s.start : s.end] for s in _lines(text, Span(0, len(text)))]
+
+
+def test_a_leading_section_number_is_dropped_but_a_leading_figure_is_text() -> None:
+    assert _line_texts("7.4.2. We may end the Service.") == ["We may end the Service."]
+    assert _line_texts("3.1 Skype may make changes.") == ["Skype may make changes."]
+    assert _line_texts("(b) we may suspend your account;") == ["we may suspend your account;"]
+    assert _line_texts("2) we may suspend your account;") == ["we may suspend your account;"]
+    assert _line_texts("30 days after notice, the change applies.") == [
+        "30 days after notice, the change applies."
+    ]
+    assert _line_texts("12 months of fees is the cap.") == ["12 months of fees is the cap."]
+
+
+def test_a_run_on_sentence_end_is_cut() -> None:
+    assert _line_texts("you must accept these Terms.These Terms are accepted by you.") == [
+        "you must accept these Terms.",
+        "These Terms are accepted by you.",
+    ]
+    assert _line_texts("It is backed up by you. mySugr accepts no liability for lost data.") == [
+        "It is backed up by you.",
+        "mySugr accepts no liability for lost data.",
+    ]
+    assert _line_texts("Contact us at help@example.com. We reply.") == [
+        "Contact us at help@example.com. We reply."
+    ]
+
+
+def test_a_heading_is_never_quoted_by_the_model() -> None:
+    from app.analyzer.engine import _is_heading
+
+    for heading in (
+        "RIGHT TO MODIFY THE SERVICE.",
+        "BINDING ARBITRATION AND CLASS ACTION WAIVER FOR UNITED STATES ACCOUNTS.",
+        "Updates to the Services or Software and Changes to These Terms.",
+        "Notice to Remove Sensitive or Private Content.",
+    ):
+        assert _is_heading(heading), heading
+    for sentence in (
+        "WE MAY DELETE YOUR SUBMISSIONS AND WE MAY BAN YOUR ACCOUNT.",
+        "We may change our fees and billing methods at any time.",
+        "AND/OR (E) DAMAGES IN ANY MANNER RELATING TO ANY CONTENT.",
+        "By using our Services, you are agreeing to these terms.",
+    ):
+        assert not _is_heading(sentence), sentence
+    text = "RIGHT TO MODIFY THE SERVICE.\n\nWe may modify these Terms at any time without notice."
+    quotes = [f.clause for f in analyse(text, "terms_of_service").findings]
+    assert "RIGHT TO MODIFY THE SERVICE." not in quotes
+
+
+def _wrapped(text: str, width: int = 78) -> str:
+    """The same text hard-wrapped: a space becomes a line break, so every offset stays."""
+    out, column, last_space = list(text), 0, -1
+    for index, char in enumerate(text):
+        if char == "\n":
+            column, last_space = 0, -1
+            continue
+        if char == " ":
+            last_space = index
+        column += 1
+        if column > width and last_space >= 0:
+            out[last_space] = "\n"
+            column, last_space = index - last_space, -1
+    return "".join(out)
+
+
+def test_a_hard_wrapped_document_is_read_by_sentence_not_by_line(texts: list[str]) -> None:
+    from app.analyzer.engine import is_hard_wrapped
+
+    assert not any(is_hard_wrapped(text) for text in texts)
+    text = texts[0]
+    wrapped = _wrapped(text)
+    assert is_hard_wrapped(wrapped)
+    plain = {(h.category, h.start, h.end) for h in find_hits(text, "terms_of_service")}
+    folded = {(h.category, h.start, h.end) for h in find_hits(wrapped, "terms_of_service")}
+    eight = {c.value for c in EIGHT}
+    plain_eight = {hit for hit in plain if hit[0] in eight}
+    folded_eight = {hit for hit in folded if hit[0] in eight}
+    # Nearly the same findings at the same offsets: a line break is no sentence boundary there.
+    assert len(plain_eight & folded_eight) >= 0.8 * len(plain_eight)
+    for finding in analyse(wrapped, "terms_of_service").findings:
+        assert finding.clause in wrapped
+        assert len(finding.clause.split()) >= 5, finding.clause

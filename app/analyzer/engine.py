@@ -152,25 +152,118 @@ def _is_whole_sentence(content: str, span: Span) -> bool:
     return words >= 12 or (words >= 5 and content[span.end - 1] in _PROSE_END)
 
 
-_NUMBERING = re.compile(r"(?:\d{1,3}(?:\.\d{1,3})*\.?|\(?(?:[a-z]|[ivx]{1,5})\))[ \t]+", re.I)
+_NUMBERING = re.compile(
+    r"(?:\d{1,3}(?:\.\d{1,3})+\.?|\d{1,3}[.)]|\(\d{1,3}\)|\(?(?:[a-z]|[ivx]{1,5})\))[ \t]+", re.I
+)
+"""A leading section or list number: "7.4.2.", "7.4", "3.", "2)", "(4)", "(b)", "iv)". A plain
+figure ("30 days after …") is text, not a number."""
+_RUN_ON = re.compile(r"(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])|(?<=[a-z]{2}[.!?])[ \t]+(?=[a-z]+[A-Z])")
+"""A sentence end the shared splitter keeps whole: no space after the full stop ("Terms.These"),
+or a next sentence opening with a brand written in mixed case ("… fault. mySugr accepts …")."""
 
 
-def _lines(content: str, span: Span) -> list[Span]:
-    """A sentence's lines, each without its leading section number: the learned model reads a
-    list item or a numbered clause on its own, as its annotators did, and its quote then holds
-    only the text that carries the risk."""
+def _pieces(content: str, start: int, end: int) -> list[Span]:
+    """One line cut at its run-on sentence ends, each piece without its surrounding spaces."""
     found = []
+    for match in _RUN_ON.finditer(content, start, end):
+        if (piece := _trimmed_span(content, start, match.start())) is not None:
+            found.append(piece)
+        start = match.end()
+    if (piece := _trimmed_span(content, start, end)) is not None:
+        found.append(piece)
+    return found
+
+
+def _trimmed_span(content: str, start: int, end: int) -> Span | None:
+    piece = content[start:end]
+    stripped = piece.strip()
+    if not stripped:
+        return None
+    start += len(piece) - len(piece.lstrip())
+    return Span(start, start + len(stripped))
+
+
+_LINE_END = re.compile(r"[.:!?][\"'”’)\]]*$")
+"""A line that ends a sentence or a list's lead-in ("… as follows:")."""
+_BULLET = frozenset("-*•·–")
+
+
+WRAP_WIDTH = 132
+"""A document none of whose lines is longer (bar 1 in 100) is hard-wrapped plain text."""
+
+
+def is_hard_wrapped(content: str) -> bool:
+    """Its paragraphs are broken into lines of a fixed width: a line break inside a sentence is
+    then no boundary. The labelled Terms of Service keep each paragraph on one line."""
+    lengths = [len(line) for line in content.splitlines() if line.strip()]
+    return len(lengths) >= 20 and sum(n > WRAP_WIDTH for n in lengths) * 100 < len(lengths)
+
+
+def _line_units(content: str, span: Span, wrapped: bool) -> list[Span]:
+    """A sentence's lines. In a hard-wrapped document a line that stops mid-sentence (no full
+    stop or colon at its end) and a next line that opens no list item are one line."""
+    units: list[Span] = []
     start = span.start
+    open_unit: Span | None = None
     for line in content[span.start : span.end].split("\n"):
         stripped = line.strip()
         if stripped:
             begin = start + len(line) - len(line.lstrip())
-            number = _NUMBERING.match(content, begin, begin + len(stripped))
-            if number and number.end() < begin + len(stripped):
-                begin = number.end()
-            found.append(Span(begin, start + len(line.rstrip())))
+            end = start + len(line.rstrip())
+            continues = (
+                wrapped
+                and open_unit is not None
+                and not _LINE_END.search(content, open_unit.start, open_unit.end)
+                and stripped[0] not in _BULLET
+                and not _NUMBERING.match(stripped)
+            )
+            if continues and open_unit is not None:
+                open_unit = Span(open_unit.start, end)
+            else:
+                if open_unit is not None:
+                    units.append(open_unit)
+                open_unit = Span(begin, end)
         start += len(line) + 1
+    if open_unit is not None:
+        units.append(open_unit)
+    return units
+
+
+def _lines(content: str, span: Span, wrapped: bool = False) -> list[Span]:
+    """A sentence's lines, each without its leading section number: the learned model reads a
+    list item or a numbered clause on its own, as its annotators did, and its quote then holds
+    only the text that carries the risk. A line is cut again at its run-on sentence ends."""
+    found = []
+    for unit in _line_units(content, span, wrapped):
+        begin = unit.start
+        number = _NUMBERING.match(content, begin, unit.end)
+        if number and number.end() < unit.end:
+            begin = number.end()
+        found.extend(_pieces(content, begin, unit.end))
     return found
+
+
+_HEADING_SMALL_WORDS = frozenset(
+    ("a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with")
+)
+_HEADING_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+_LOWER = re.compile(r"[a-z]")
+_CAPS_CLAUSE = re.compile(
+    r"\b(?:WE|YOU|I|MAY|WILL|SHALL|MUST|CAN|IS|ARE|AGREE)\b|^(?:AND|OR|BUT)\b|^\("
+)
+
+
+def _is_heading(text: str) -> bool:
+    """A short title ("RIGHT TO MODIFY THE SERVICE.", "Changes to These Terms."): every word
+    capitalised, or all capitals with no subject or verb of a clause."""
+    if text.count(" ") + 1 >= 12:
+        return False
+    words = [w for w in _HEADING_WORD.findall(text) if w.lower() not in _HEADING_SMALL_WORDS]
+    if not words:
+        return False
+    if not _LOWER.search(text):
+        return not _CAPS_CLAUSE.search(text)
+    return all(word[0].isupper() for word in words)
 
 
 def _learned_hits(
@@ -180,8 +273,16 @@ def _learned_hits(
     model: SentenceModel,
     sentences: list[_Sentence],
 ) -> Iterable[Hit]:
-    lines = [_Sentence(s.clause, line) for s in sentences for line in _lines(content, s.span)]
-    eligible = [s for s in lines if _is_whole_sentence(content, s.span)]
+    wrapped = is_hard_wrapped(content)
+    lines = [
+        _Sentence(s.clause, line) for s in sentences for line in _lines(content, s.span, wrapped)
+    ]
+    eligible = [
+        s
+        for s in lines
+        if _is_whole_sentence(content, s.span)
+        and not _is_heading(content[s.span.start : s.span.end])
+    ]
     texts = [folded[s.span.start : s.span.end] for s in eligible]
     for sentence, found in zip(eligible, model.predict(texts, folded=True), strict=True):
         for category, probability in found:

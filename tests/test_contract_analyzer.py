@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from app.analyzer import analyse
+from app.analyzer.clauses import Span
 from app.analyzer.contract_kinds import KINDS
-from app.analyzer.contract_model import CORPUS
+from app.analyzer.contract_model import CORPUS, Candidate, select
 from app.analyzer.engine import find_hits
 from app.analyzer.learned import SentenceModel
 from app.schemas import Category, RiskLevel
@@ -222,3 +223,21 @@ def test_thresholds_buy_recall_where_it_costs_least_precision() -> None:
     chosen = choose({"precise": precise[::-1], "noisy": noisy[::-1]})
     assert chosen["precise"] == GRID[0]
     assert chosen["noisy"] > chosen["precise"]
+
+
+def test_a_cap_gives_way_only_to_an_uncapped_reading_that_is_kept() -> None:
+    """A clause read as uncapped liability that states a cap and nothing it leaves out is dropped;
+    it must not take the liability cap read on the same clause down with it."""
+    capped = "the supplier's total liability shall not exceed the fees paid under this agreement."
+    limited = "the customer's liability hereunder is limited as set out in this section."
+    content = f"{capped} {limited}"
+    second = len(capped) + 1
+    found = [
+        Candidate(0, Span(0, len(capped)), capped, ("uncapped_liability",)),
+        Candidate(0, Span(second, len(content)), limited, ("uncapped_liability", "liability_cap")),
+    ]
+    columns = {"liability_cap": 0, "uncapped_liability": 1}
+    chosen = select(found, np.ones((2, 2)), columns, np.zeros(2))
+    assert [(slug, span) for slug, span, _ in chosen] == [
+        ("liability_cap", Span(second, len(content)))
+    ]

@@ -142,24 +142,31 @@ def select(
                     Span(current[0].start, candidate.span.end),
                     [*current[1], candidate.text],
                 )
+    texts_of = {key: (span, " ".join(texts)) for key, (span, texts) in merged.items()}
+    # The findings that leave liability uncapped and are kept, known before any cap gives way to
+    # them: an uncapped reading dropped for stating a cap alone outranks nothing.
+    uncapped = [
+        span
+        for (slug, _), (span, text) in texts_of.items()
+        if slug in OUTRANKED_BY.values() and not _only_caps(text)
+    ]
     kept: list[tuple[str, Span, str]] = []
-    uncapped = [span for (slug, _), (span, _) in merged.items() if slug in OUTRANKED_BY.values()]
-    for (slug, _), (span, texts) in merged.items():
+    for (slug, _), (span, text) in texts_of.items():
+        if slug in OUTRANKED_BY.values() and _only_caps(text):
+            continue
         if (
             slug in OUTRANKED_BY
             and any(_overlap(span, other) for other in uncapped)
-            and not states_a_cap(" ".join(texts))
-        ):
-            continue
-        text = " ".join(texts)
-        if (
-            slug in OUTRANKED_BY.values()
-            and states_a_cap(text)
-            and not _LEAVES_UNCAPPED.search(text)
+            and not states_a_cap(text)
         ):
             continue
         kept.append((slug, span, text))
     return kept
+
+
+def _only_caps(text: str) -> bool:
+    """A clause read as uncapped liability that states a cap and nothing the cap leaves out."""
+    return states_a_cap(text) and not _LEAVES_UNCAPPED.search(text)
 
 
 def columns_of(model: SentenceModel) -> dict[str, int]:

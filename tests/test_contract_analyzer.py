@@ -9,11 +9,19 @@ import numpy as np
 import pytest
 
 from app.analyzer import analyse
-from app.analyzer.clauses import Span
+from app.analyzer.clauses import Span, split_clauses
 from app.analyzer.contract_kinds import KINDS
-from app.analyzer.contract_model import CORPUS, Candidate, select
+from app.analyzer.contract_model import (
+    CORPUS,
+    EXTEND_MARGIN,
+    Candidate,
+    candidates,
+    open_to_next,
+    select,
+)
 from app.analyzer.engine import find_hits
 from app.analyzer.learned import SentenceModel
+from app.analyzer.normalise import fold
 from app.schemas import Category, RiskLevel
 from scripts.train_cuad import GRID, choose
 
@@ -240,4 +248,32 @@ def test_a_cap_gives_way_only_to_an_uncapped_reading_that_is_kept() -> None:
     chosen = select(found, np.ones((2, 2)), columns, np.zeros(2))
     assert [(slug, span) for slug, span, _ in chosen] == [
         ("liability_cap", Span(second, len(content)))
+    ]
+
+
+def test_a_follow_on_sentence_is_read_for_the_kind_its_lead_sentence_names() -> None:
+    content = (
+        "12. Change of Control. If either party undergoes a change of control, it shall notify "
+        "the other party in writing. The other party may then end this Agreement by written "
+        "notice within thirty days.\n\n13. Notices. All notices shall be in writing and "
+        "delivered by hand to the addresses above."
+    )
+    found, _ = candidates(content, fold(content), split_clauses(content))
+    follow_on = next(c for c in found if c.text.startswith("the other party may then"))
+    assert "change_of_control" in follow_on.kinds
+    assert not any(c.text.startswith("all notices") for c in found)  # no gate, nor its clause's
+    assert open_to_next([("a",), (), ("b",), ()], [0, 0, 0, 1]) == [("a",), ("a",), ("b",), ()]
+
+
+def test_a_clause_with_a_finding_takes_in_its_sentences_just_below_the_threshold() -> None:
+    texts = ["a lead sentence of the clause.", "a follow-on sentence of it.", "another one."]
+    found, start = [], 0
+    for clause, text in zip((0, 0, 1), texts, strict=True):
+        found.append(Candidate(clause, Span(start, start + len(text)), text, ("non_compete",)))
+        start += len(text) + 1
+    scores = np.asarray([[1.0], [1.0 - EXTEND_MARGIN], [1.0 - EXTEND_MARGIN]])
+    chosen = select(found, scores, {"non_compete": 0}, np.asarray([0.5]))
+    # The second sentence joins the first one's finding; the third, alone in its clause, does not.
+    assert [(slug, span) for slug, span, _ in chosen] == [
+        ("non_compete", Span(0, found[1].span.end))
     ]

@@ -1,9 +1,11 @@
 """The learned contract model (corpus `cuad`) over a contract's sentences.
 
-A sentence is read as a kind only when it contains that kind's gate words (`GATES`, the same
-gates the model was trained behind) and the model's score clears the kind's threshold.
-Neighbouring sentences of one clause flagged with the same kind make one finding, quoted from the
-first to the last of them, so a reviewer sees the clause once.
+A sentence is read as a kind only when it, or the sentence just before it in the same clause,
+contains that kind's gate words (`GATES`, the same gates the model was trained behind) and the
+model's score clears the kind's threshold. Neighbouring sentences of one clause flagged with the
+same kind make one finding, quoted from the first to the last of them, so a reviewer sees the
+clause once; once a clause has a finding of a kind, its other sentences read as that kind join it
+a little below the threshold (`EXTEND_MARGIN`).
 """
 
 import re
@@ -26,6 +28,10 @@ CORPUS = "cuad"
 OUTRANKED_BY = {"liability_cap": "uncapped_liability"}
 """A clause that leaves liability uncapped is reported as that, not also as a limitation."""
 _MIN_WORDS = 5
+EXTEND_MARGIN = 3.0
+"""A sentence of a clause that already has a finding of a kind joins that finding when its score
+is at most this far below the kind's threshold (CUAD often labels a clause's follow-on
+sentences too: "If Seller elects to exercise its rights under the preceding paragraph, ...")."""
 _LEAVES_UNCAPPED = re.compile(
     r"\bnot apply|\bnot (?:be )?limit|\bunlimited|\buncapped|\bwithout limit|\bexcept|\bexclu"
     r"|\bnotwithstanding|\bother than|\bno limit|\bnothing in"
@@ -77,6 +83,21 @@ def sentence_contexts(clauses: Sequence[Clause]) -> list[Span | None]:
     return out
 
 
+def open_to_next(kinds: Sequence[Iterable[str]], clause_of: Sequence[int]) -> list[tuple[str, ...]]:
+    """Per sentence, the kinds its own gates open, then those the sentence just before it in the
+    same clause opens: a clause's follow-on sentence ("The other party may then terminate ...")
+    is read for the kind its lead sentence names, with that sentence as its context."""
+    out: list[tuple[str, ...]] = []
+    previous: tuple[str, ...] = ()
+    for which, own in enumerate(kinds):
+        mine = tuple(own)
+        if which and clause_of[which - 1] == clause_of[which]:
+            mine += tuple(kind for kind in previous if kind not in mine)
+        out.append(mine)
+        previous = tuple(own)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A sentence some kind's gate opens: its clause's number, span, folded text and kinds."""
@@ -106,14 +127,16 @@ def candidates(
                 match = gate.search(folded, end)
             else:
                 match = gate.search(folded, match.start() + 1)
+    kinds = open_to_next(
+        [opened.get(which, ()) for which in range(len(spans))], [number for number, _ in spans]
+    )
     found: list[Candidate] = []
     contexts: list[str] = []
-    for which in sorted(opened):
-        number, span = spans[which]
-        if content.count(" ", span.start, span.end) + 1 < _MIN_WORDS:
+    for which, (number, span) in enumerate(spans):
+        if not kinds[which] or content.count(" ", span.start, span.end) + 1 < _MIN_WORDS:
             continue
         text = squash(folded[span.start : span.end])
-        found.append(Candidate(number, span, text, tuple(opened[which])))
+        found.append(Candidate(number, span, text, kinds[which]))
         before = context_spans[which]
         contexts.append(folded[before.start : before.end] if before else "")
     return found, contexts
@@ -127,11 +150,19 @@ def select(
 ) -> list[tuple[str, Span, str]]:
     """The candidates whose score for a kind reaches its threshold, merged per clause:
     (kind, span, text), not yet graded."""
+    opened = {
+        (slug, candidate.clause)
+        for candidate, row in zip(found, scores, strict=True)
+        for slug in candidate.kinds
+        if (column := columns.get(slug)) is not None and row[column] >= thresholds[column]
+    }
     merged: dict[tuple[str, int], tuple[Span, list[str]]] = {}
     for candidate, row in zip(found, scores, strict=True):
         for slug in candidate.kinds:
             column = columns.get(slug)
-            if column is None or row[column] < thresholds[column]:
+            if column is None or (slug, candidate.clause) not in opened:
+                continue
+            if row[column] < thresholds[column] - EXTEND_MARGIN:
                 continue
             key = (slug, candidate.clause)
             current = merged.get(key)

@@ -23,6 +23,7 @@ from app.analyzer.engine import find_hits
 from app.analyzer.learned import SentenceModel
 from app.analyzer.normalise import fold
 from app.schemas import Category, RiskLevel
+from scripts import train_cuad
 from scripts.train_cuad import GRID, choose
 
 CUAD = Path(__file__).resolve().parents[1] / "data" / "cuad" / "cuad_dev.json"
@@ -277,3 +278,19 @@ def test_a_clause_with_a_finding_takes_in_its_sentences_just_below_the_threshold
     assert [(slug, span) for slug, span, _ in chosen] == [
         ("non_compete", Span(0, found[1].span.end))
     ]
+
+
+def test_a_kind_is_held_at_half_its_clauses_and_the_others_pay(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The weak kind's findings cost the most precision, so without the floor it is the one to
+    give way (a quarter of its clauses found); with it, it keeps half and the strong kind rises."""
+    grid = len(GRID)
+    strong = [(80 - i // 2, 100, 80 - i // 2, 120 - 2 * i) for i in range(grid)]
+    weak = [(max(0, 14 - i // 3), 20, max(0, 14 - i // 3), max(1, 60 - 2 * i)) for i in range(grid)]
+    held = choose({"strong": strong, "weak": weak})
+    assert held["weak"] == GRID[14]  # the highest threshold finding 10 of 20, 0.31 precise
+    monkeypatch.setattr(train_cuad, "RECALL_FLOOR", 0.0)
+    free = choose({"strong": strong, "weak": weak})
+    assert free["weak"] > held["weak"]
+    assert free["strong"] < held["strong"]

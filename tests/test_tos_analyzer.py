@@ -1,6 +1,7 @@
 """Terms of Service: the learned sentence model on real documents (CLAUDETTE)."""
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from app.analyzer.engine import analyse, find_hits
 from app.analyzer.learned import SentenceModel, featurise, model_path
 from app.schemas import Category
 from scripts.train_analyzer import CORPORA
-from scripts.train_tos import fit
+from scripts.train_tos import fit, same_model
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "claudette" / "claudette_en_dev.json"
 EIGHT = {
@@ -228,3 +229,22 @@ def test_a_hard_wrapped_document_is_read_by_sentence_not_by_line(texts: list[str
     for finding in analyse(wrapped, "terms_of_service").findings:
         assert finding.clause in wrapped
         assert len(finding.clause.split()) >= 5, finding.clause
+
+
+def test_the_staleness_check_allows_one_rounding_step_and_nothing_more() -> None:
+    # The solver's sums depend on the CPU: a retrained weight may round the other way.
+    committed = model_path(tos_model.CORPUS).read_text(encoding="utf-8")
+    document = json.loads(committed)
+    feature, row = next(iter(document["features"].items()))
+    assert same_model("claudette.json", committed, committed)
+
+    def with_first_weight(value: float) -> str:
+        changed = json.loads(committed)
+        changed["features"][feature] = [row[0], value, *row[2:]]
+        return json.dumps(changed)
+
+    weight = row[1]
+    assert weight != 0
+    step = 10 ** (math.floor(math.log10(abs(weight))) - 3)  # one unit in the 4th digit
+    assert same_model("claudette.json", committed, with_first_weight(weight + step))
+    assert not same_model("claudette.json", committed, with_first_weight(weight * 1.01 + 0.01))

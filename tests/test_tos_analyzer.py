@@ -233,10 +233,12 @@ def test_a_hard_wrapped_document_is_read_by_sentence_not_by_line(texts: list[str
 
 def test_the_staleness_check_allows_one_rounding_step_and_nothing_more() -> None:
     # The solver's sums depend on the CPU: a retrained weight may round the other way.
-    committed = model_path(tos_model.CORPUS).read_text(encoding="utf-8")
-    document = json.loads(committed)
+    # The committed model's first 200 features: the real format, small enough to parse quickly.
+    document = json.loads(model_path(tos_model.CORPUS).read_text(encoding="utf-8"))
+    document["features"] = dict(list(document["features"].items())[:200])
+    committed = json.dumps(document)
     feature, row = next(iter(document["features"].items()))
-    assert same_model("claudette.json", committed, committed)
+    assert same_model("claudette.json", committed, json.dumps(document, indent=1))
 
     def with_first_weight(value: float) -> str:
         changed = json.loads(committed)

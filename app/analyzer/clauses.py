@@ -43,7 +43,8 @@ class Clause:
     sentences: tuple[Span, ...]
 
 
-def _trimmed(text: str, start: int, end: int) -> Span | None:
+def trimmed(text: str, start: int, end: int) -> Span | None:
+    """`text[start:end]` without its surrounding white space; None when nothing is left."""
     piece = text[start:end]
     stripped = piece.strip()
     if not stripped:
@@ -70,7 +71,7 @@ def _blocks(text: str) -> list[Span]:
             start = line_start
     if start is not None:
         blocks.append(Span(start, len(text)))
-    spans = [span for block in blocks if (span := _trimmed(text, block.start, block.end))]
+    spans = [span for block in blocks if (span := trimmed(text, block.start, block.end))]
     return [piece for span in spans for piece in _detach_heading(text, span)]
 
 
@@ -81,9 +82,7 @@ def _detach_heading(text: str, span: Span) -> list[Span]:
         return [span]
     if not _HEADING.fullmatch(text, span.start, newline):
         return [span]
-    return [
-        s for s in (_trimmed(text, span.start, newline), _trimmed(text, newline, span.end)) if s
-    ]
+    return [s for s in (trimmed(text, span.start, newline), trimmed(text, newline, span.end)) if s]
 
 
 def _sentence_ends(text: str) -> list[int]:
@@ -117,7 +116,7 @@ def _split_long(text: str, span: Span) -> list[Span]:
                 start = stop
             pieces.append(Span(start, cut))
             start = cut
-    return [piece for p in pieces if (piece := _trimmed(text, p.start, p.end))]
+    return [piece for p in pieces if (piece := trimmed(text, p.start, p.end))]
 
 
 def _sentences(text: str, block: Span, ends: list[int]) -> tuple[Span, ...]:
@@ -125,7 +124,7 @@ def _sentences(text: str, block: Span, ends: list[int]) -> tuple[Span, ...]:
     sentences: list[Span] = []
     begin = block.start
     for cut in [*cuts, block.end]:
-        span = _trimmed(text, begin, cut)
+        span = trimmed(text, begin, cut)
         if span:
             if span.end - span.start > MAX_SENTENCE_CHARS:
                 sentences.extend(_split_long(text, span))

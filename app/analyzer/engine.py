@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from app.analyzer.catalogue import document_rules_for, rules_for
 from app.analyzer.categories import category_of
-from app.analyzer.clauses import Clause, Span, split_clauses
+from app.analyzer.clauses import Clause, Span, split_clauses, trimmed
 from app.analyzer.contract_kinds import KINDS
 from app.analyzer.contract_model import CORPUS as CONTRACT_MODEL
 from app.analyzer.contract_model import contract_findings, gives_way, shadowed
@@ -166,21 +166,12 @@ def _pieces(content: str, start: int, end: int) -> list[Span]:
     """One line cut at its run-on sentence ends, each piece without its surrounding spaces."""
     found = []
     for match in _RUN_ON.finditer(content, start, end):
-        if (piece := _trimmed_span(content, start, match.start())) is not None:
+        if (piece := trimmed(content, start, match.start())) is not None:
             found.append(piece)
         start = match.end()
-    if (piece := _trimmed_span(content, start, end)) is not None:
+    if (piece := trimmed(content, start, end)) is not None:
         found.append(piece)
     return found
-
-
-def _trimmed_span(content: str, start: int, end: int) -> Span | None:
-    piece = content[start:end]
-    stripped = piece.strip()
-    if not stripped:
-        return None
-    start += len(piece) - len(piece.lstrip())
-    return Span(start, start + len(stripped))
 
 
 _LINE_END = re.compile(r"[.:!?][\"'”’)\]]*$")

@@ -4,9 +4,9 @@ start row's commit does not wait for the disk on either database."""
 import uuid
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import select
 
-from app.analyses.repository import Limits, start_analysis
+from app.analyses.repository import ANALYSES, Limits, start_analysis
 from app.db import create_engine
 from app.schemas import AnalyseRequest, TokenPayload
 
@@ -47,40 +47,30 @@ async def test_the_start_row_commits_without_waiting_for_the_disk(database_url: 
     )
     limits = Limits(10, 10, 300)
     try:
-        if engine.dialect.name == "sqlite":
-            async with engine.connect() as connection:
+        show = "SELECT current_setting('synchronous_commit')"
+        sqlite = engine.dialect.name == "sqlite"
+        async with engine.connect() as connection:
+            if sqlite:
                 assert (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
                 # 1 = NORMAL: in WAL mode a commit does not sync the disk.
                 assert (await connection.exec_driver_sql("PRAGMA synchronous")).scalar() == 1
-            await start_analysis(
-                engine,
-                user=user,
-                body=body,
-                provider="local",
-                model="m",
-                request_id=None,
-                store_content=False,
-                limits=limits,
-            )
-            return
-        show = "SELECT current_setting('synchronous_commit')"
-        async with engine.connect() as connection:
-            server_default = (await connection.exec_driver_sql(show)).scalar()
-            assert server_default == "on"
-            # Inside the function's own transaction, the setting is off...
-            await connection.exec_driver_sql(
-                "SELECT * FROM start_analysis_within_limits("
-                "p_id => gen_random_uuid(), p_org => 'durability-probe', p_sub => 's', "
-                "p_document_type => 'contract', p_content_sha256 => 'x', p_content_chars => 1, "
-                "p_content => NULL, p_provider => 'local', p_model => 'm', p_request_id => NULL, "
-                "p_created_at => now(), p_live_since => now() - interval '1 hour', "
-                "p_window_start => now() - interval '1 minute', p_max_streaming => 10, "
-                "p_max_per_minute => 10)"
-            )
-            assert (await connection.exec_driver_sql(show)).scalar() == "off"
-            await connection.rollback()
-            # ... and only there.
-            assert (await connection.exec_driver_sql(show)).scalar() == "on"
+            else:
+                assert (await connection.exec_driver_sql(show)).scalar() == "on"
+                # Inside the function's own transaction, the setting is off...
+                await connection.exec_driver_sql(
+                    "SELECT * FROM start_analysis_within_limits("
+                    "p_id => gen_random_uuid(), p_org => 'durability-probe', p_sub => 's', "
+                    "p_document_type => 'contract', p_content_sha256 => 'x', "
+                    "p_content_chars => 1, p_content => NULL, p_provider => 'local', "
+                    "p_model => 'm', p_request_id => NULL, p_created_at => now(), "
+                    "p_live_since => now() - interval '1 hour', "
+                    "p_window_start => now() - interval '1 minute', p_max_streaming => 10, "
+                    "p_max_per_minute => 10)"
+                )
+                assert (await connection.exec_driver_sql(show)).scalar() == "off"
+                await connection.rollback()
+                # ... and only there.
+                assert (await connection.exec_driver_sql(show)).scalar() == "on"
         analysis_id = await start_analysis(
             engine,
             user=user,
@@ -92,10 +82,9 @@ async def test_the_start_row_commits_without_waiting_for_the_disk(database_url: 
             limits=limits,
         )
         async with engine.connect() as connection:
-            assert (await connection.exec_driver_sql(show)).scalar() == "on"
-            status = await connection.execute(
-                text("SELECT status FROM analyses WHERE id = :id"), {"id": analysis_id}
-            )
-            assert status.scalar() == "streaming"
+            if not sqlite:
+                assert (await connection.exec_driver_sql(show)).scalar() == "on"
+            status = select(ANALYSES.c.status).where(ANALYSES.c.id == analysis_id)
+            assert (await connection.execute(status)).scalar() == "streaming"
     finally:
         await engine.dispose()

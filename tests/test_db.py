@@ -1,13 +1,17 @@
 """The engine: SQLite's pool skips the reset rollback only when no transaction is open, and the
 start row's commit does not wait for the disk on either database."""
 
+import functools
+import logging
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from app.analyses.repository import ANALYSES, Limits, start_analysis
 from app.db import create_engine
+from app.errors import AppError
 from app.schemas import AnalyseRequest, TokenPayload
 
 
@@ -86,5 +90,56 @@ async def test_the_start_row_commits_without_waiting_for_the_disk(database_url: 
                 assert (await connection.exec_driver_sql(show)).scalar() == "on"
             status = select(ANALYSES.c.status).where(ANALYSES.c.id == analysis_id)
             assert (await connection.execute(status)).scalar() == "streaming"
+    finally:
+        await engine.dispose()
+
+
+async def test_a_failed_start_is_a_503_and_its_connection_is_not_pooled_again(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The start row is written through the driver's own connection: a driver error is a 503
+    that names only the error's class, and the connection it failed on is dropped."""
+    engine = create_engine(database_url)
+    document = "The supplier may terminate at any time. SECRET-CLAUSE-TEXT"
+    start = functools.partial(
+        start_analysis,
+        engine,
+        user=TokenPayload(sub="s", org=f"org-{uuid.uuid4().hex[:8]}", role="analyst", exp=2**31),
+        body=AnalyseRequest(content=document, document_type="contract"),
+        provider="local",
+        model="m",
+        request_id=None,
+        store_content=True,
+        limits=Limits(10, 10, 300),
+    )
+    read_only = (
+        "PRAGMA query_only = ON"
+        if engine.dialect.name == "sqlite"
+        else "SET default_transaction_read_only = on"
+    )
+    try:
+        async with engine.connect() as connection:
+            # The pool's only connection now refuses every write.
+            await connection.exec_driver_sql(read_only)
+            await connection.commit()
+        caplog.set_level(logging.INFO)
+        with pytest.raises(AppError) as refused:
+            await start()
+        assert refused.value.failure.status_code == 503
+        assert refused.value.failure.code == "database_unavailable"
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert errors
+        assert all("SECRET" not in e and "supplier" not in e for e in errors)
+        assert errors[-1].endswith(("OperationalError", "ReadOnlySQLTransactionError"))
+        # A new connection: the write goes through.
+        analysis_id = await start()
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(select(ANALYSES).where(ANALYSES.c.id == analysis_id))
+            ).one()
+        assert row.status == "streaming"
+        assert row.content == document
+        assert row.content_chars == len(document)
+        assert row.created_at.tzinfo is not None
     finally:
         await engine.dispose()

@@ -1,6 +1,7 @@
 """The `analyses` rows: inserted before the model is called, finished in one short write."""
 
 import asyncio
+import functools
 import hashlib
 import logging
 import uuid
@@ -9,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
-    Boolean,
     Integer,
     String,
     Table,
@@ -20,16 +20,22 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    text,
     update,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 from sqlalchemy.types import TypeEngine
 
-from app.db import SessionMaker, single_statement
+from app.db import (
+    DriverError,
+    SessionMaker,
+    driver_connection,
+    error_name,
+    single_statement,
+)
 from app.errors import DATABASE_UNAVAILABLE, AppError
 from app.models import Analysis, UTCDateTime, utcnow
 from app.schemas import AnalyseRequest, AnalysisStatus, Finding, TokenPayload
@@ -38,7 +44,7 @@ logger = logging.getLogger("app.analyses")
 
 DB_TIMEOUT_SECONDS = 30.0
 OUTCOME_NOT_RECORDED = "outcome_not_recorded"
-DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError, DriverError)
 
 
 @dataclass(slots=True)
@@ -103,14 +109,10 @@ _START_ARGUMENTS: dict[str, TypeEngine[Any]] = {
 # The PostgreSQL function of migration 0002: lock, count and insert in one round trip. Named
 # notation, so the call does not depend on the order of the function's parameters. The names
 # are the constant keys above, never input.
-_START = (
-    text(
-        "SELECT inserted, streaming, recent, oldest FROM start_analysis_within_limits("  # noqa: S608
-        + ", ".join(f"p_{name} => :{name}" for name in _START_ARGUMENTS)
-        + ")"
-    )
-    .bindparams(*(bindparam(name, type_=type_) for name, type_ in _START_ARGUMENTS.items()))
-    .columns(inserted=Boolean, streaming=Integer, recent=Integer, oldest=UTCDateTime)
+_START_ON_POSTGRESQL = (
+    "SELECT inserted, streaming, recent, oldest FROM start_analysis_within_limits("  # noqa: S608
+    + ", ".join(f"p_{name} => ${n}" for n, name in enumerate(_START_ARGUMENTS, start=1))
+    + ")"
 )
 _ROW_COLUMNS = [name for name in _START_ARGUMENTS if name in ANALYSES.c]
 
@@ -163,17 +165,39 @@ Counts = tuple[bool, int, int, datetime | None]  # inserted, streaming, recent, 
 
 
 async def _start_on_postgresql(engine: AsyncEngine, arguments: dict[str, Any]) -> Counts:
-    async with single_statement(engine) as connection:
-        inserted, streaming, recent, oldest = (await connection.execute(_START, arguments)).one()
-    return inserted, streaming, recent, oldest
+    # asyncpg's own call, in autocommit: one round trip.
+    async with driver_connection(engine) as driver:
+        row = await driver.fetchrow(
+            _START_ON_POSTGRESQL, *(arguments[name] for name in _START_ARGUMENTS)
+        )
+    return row[0], row[1], row[2], row[3]
+
+
+@functools.cache
+def _insert_within_limits(dialect: Dialect) -> tuple[str, Any, list[tuple[str, Any]]]:
+    """The statement's SQL for aiosqlite's own call, and how each parameter is bound."""
+    compiled = _INSERT_WITHIN_LIMITS.compile(dialect=dialect)
+    binds = [
+        (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+        for name in compiled.positiontup or ()
+    ]
+    return str(compiled), compiled, binds
 
 
 async def _start_on_sqlite(engine: AsyncEngine, arguments: dict[str, Any]) -> Counts:
     """One INSERT ... SELECT ... WHERE under limits: a write statement takes SQLite's write lock
     before it reads, so it serialises the starts of every worker like the PostgreSQL lock."""
-    async with engine.begin() as connection:
-        if (await connection.execute(_INSERT_WITHIN_LIMITS, arguments)).rowcount:
-            return True, 0, 0, None
+    sql, compiled, binds = _insert_within_limits(engine.dialect)
+    values = compiled.construct_params(arguments)
+    # aiosqlite's own calls: two thread hops (statement, commit) where SQLAlchemy's take four.
+    async with driver_connection(engine) as driver:
+        cursor = await driver.execute(
+            sql, [bind(values[name]) if bind else values[name] for name, bind in binds]
+        )
+        await driver.commit()
+    if cursor.rowcount:
+        return True, 0, 0, None
+    async with engine.connect() as connection:
         streaming, recent, oldest = (await connection.execute(_COUNT, arguments)).one()
     return False, streaming, recent, oldest
 
@@ -219,7 +243,7 @@ async def start_analysis(
             inserted, streaming, recent, oldest = await start(engine, arguments)
     except DATABASE_ERRORS as exc:
         # The exception's text can carry the statement's parameters: the class alone.
-        logger.error("could not record the analysis: %s", type(exc).__name__)
+        logger.error("could not record the analysis: %s", error_name(exc))
         raise AppError.of(DATABASE_UNAVAILABLE) from None
     if not inserted:
         raise _refusal(limits, streaming, recent, oldest) or rate_limited("limit reached", 5)

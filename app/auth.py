@@ -5,21 +5,20 @@ import math
 import re
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Table, delete, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import String, bindparam, delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import telemetry
 from app.config import Settings
-from app.db import SessionMaker, single_statement
+from app.db import SessionMaker, driver_write
 from app.deps import EngineDep, SettingsDep
 from app.errors import unauthorized
-from app.models import UsedJti, utcnow
+from app.models import UsedJti, UTCDateTime, utcnow
 from app.schemas import TokenPayload
 from app.scope import TOKEN_CLAIMS, USER
 
@@ -134,18 +133,17 @@ def _reason(exc: Exception) -> str:
     return "malformed token"
 
 
-_INSERT_JTI = insert(cast(Table, UsedJti.__table__))
+# A replay writes nothing instead of raising: no error path, and the connection stays pooled.
+_INSERT_JTI = text(
+    f"INSERT INTO {UsedJti.__tablename__} (jti, expires_at) VALUES (:jti, :expires_at) "  # noqa: S608
+    "ON CONFLICT DO NOTHING"
+).bindparams(bindparam("jti", type_=String()), bindparam("expires_at", type_=UTCDateTime()))
 
 
 async def consume_jti(engine: AsyncEngine, jti: str, exp: float) -> bool:
     """Record a token id as used; False when it was used before (a replay)."""
     expires_at = datetime.fromtimestamp(exp, UTC)
-    try:
-        async with single_statement(engine) as connection:
-            await connection.execute(_INSERT_JTI, {"jti": jti, "expires_at": expires_at})
-    except IntegrityError:
-        return False
-    return True
+    return await driver_write(engine, _INSERT_JTI, {"jti": jti, "expires_at": expires_at}) == 1
 
 
 async def purge_expired_jtis(sessionmaker: SessionMaker, leeway_seconds: int) -> int:

@@ -139,6 +139,7 @@ def install_error_handlers(app: "FastAPI") -> None:
     from sqlalchemy.exc import SQLAlchemyError
     from starlette.exceptions import HTTPException
 
+    from app.db import DriverError, error_name
     from app.request_id import request_id_of
 
     async def app_error(request: "Request", exc: Exception) -> JSONResponse:
@@ -169,7 +170,7 @@ def install_error_handlers(app: "FastAPI") -> None:
 
     async def database_error(request: "Request", exc: Exception) -> JSONResponse:
         # The class only: a database error's text can carry statement parameters.
-        logger.error("database unavailable: %s", type(exc).__name__)
+        logger.error("database unavailable: %s", error_name(exc))
         headers = {"retry-after": str(DATABASE_RETRY_AFTER_SECONDS)}
         return error_response(DATABASE_UNAVAILABLE, request_id_of(request), headers=headers)
 
@@ -182,6 +183,7 @@ def install_error_handlers(app: "FastAPI") -> None:
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(SQLAlchemyError, database_error)
+    app.add_exception_handler(DriverError, database_error)
     # The drivers raise the OS's own errors when the server cannot be reached at all (asyncpg's
     # ConnectionRefusedError is no SQLAlchemyError); in a request, only the database does I/O
     # that can fail this way (the model's failures are mapped where it is called).

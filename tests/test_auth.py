@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from app.auth import purge_expired_jtis
+from app.auth import consume_jti, purge_expired_jtis
 from app.config import Settings
 from app.db import create_engine, create_sessionmaker
 from app.models import UsedJti
@@ -217,6 +217,20 @@ async def test_jti_is_single_use_across_workers(settings: Settings) -> None:
         assert (await first.get("/v1/me", headers=bearer(token))).status_code == 200
         assert_unauthorized(await second.get("/v1/me", headers=bearer(token)))
         assert_unauthorized(await first.get("/v1/me", headers=bearer(token)))
+
+
+async def test_a_token_id_is_recorded_once_with_its_expiry(database_url: str) -> None:
+    engine = create_engine(database_url)
+    jti, exp = f"once-{uuid.uuid4().hex}", time.time() + 120
+    try:
+        assert await consume_jti(engine, jti, exp)
+        assert not await consume_jti(engine, jti, exp)
+        async with create_sessionmaker(engine)() as session:
+            stored = (await session.scalars(select(UsedJti).where(UsedJti.jti == jti))).all()
+    finally:
+        await engine.dispose()
+    assert len(stored) == 1
+    assert stored[0].expires_at == datetime.fromtimestamp(exp, UTC)
 
 
 async def test_required_jti(database_url: str, token: Factory) -> None:

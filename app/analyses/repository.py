@@ -1,7 +1,6 @@
 """The `analyses` rows: inserted before the model is called, finished in one short write."""
 
 import asyncio
-import functools
 import hashlib
 import logging
 import uuid
@@ -10,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    Boolean,
     Integer,
     String,
     Table,
@@ -20,9 +20,9 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     update,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -32,7 +32,8 @@ from sqlalchemy.types import TypeEngine
 from app.db import (
     DriverError,
     SessionMaker,
-    driver_connection,
+    driver_fetchrow,
+    driver_write,
     error_name,
     single_statement,
 )
@@ -109,10 +110,14 @@ _START_ARGUMENTS: dict[str, TypeEngine[Any]] = {
 # The PostgreSQL function of migration 0002: lock, count and insert in one round trip. Named
 # notation, so the call does not depend on the order of the function's parameters. The names
 # are the constant keys above, never input.
-_START_ON_POSTGRESQL = (
-    "SELECT inserted, streaming, recent, oldest FROM start_analysis_within_limits("  # noqa: S608
-    + ", ".join(f"p_{name} => ${n}" for n, name in enumerate(_START_ARGUMENTS, start=1))
-    + ")"
+_START = (
+    text(
+        "SELECT inserted, streaming, recent, oldest FROM start_analysis_within_limits("  # noqa: S608
+        + ", ".join(f"p_{name} => :{name}" for name in _START_ARGUMENTS)
+        + ")"
+    )
+    .bindparams(*(bindparam(name, type_=type_) for name, type_ in _START_ARGUMENTS.items()))
+    .columns(inserted=Boolean, streaming=Integer, recent=Integer, oldest=UTCDateTime)
 )
 _ROW_COLUMNS = [name for name in _START_ARGUMENTS if name in ANALYSES.c]
 
@@ -165,37 +170,14 @@ Counts = tuple[bool, int, int, datetime | None]  # inserted, streaming, recent, 
 
 
 async def _start_on_postgresql(engine: AsyncEngine, arguments: dict[str, Any]) -> Counts:
-    # asyncpg's own call, in autocommit: one round trip.
-    async with driver_connection(engine) as driver:
-        row = await driver.fetchrow(
-            _START_ON_POSTGRESQL, *(arguments[name] for name in _START_ARGUMENTS)
-        )
-    return row[0], row[1], row[2], row[3]
-
-
-@functools.cache
-def _insert_within_limits(dialect: Dialect) -> tuple[str, Any, list[tuple[str, Any]]]:
-    """The statement's SQL for aiosqlite's own call, and how each parameter is bound."""
-    compiled = _INSERT_WITHIN_LIMITS.compile(dialect=dialect)
-    binds = [
-        (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-        for name in compiled.positiontup or ()
-    ]
-    return str(compiled), compiled, binds
+    inserted, streaming, recent, oldest = await driver_fetchrow(engine, _START, arguments)
+    return inserted, streaming, recent, oldest
 
 
 async def _start_on_sqlite(engine: AsyncEngine, arguments: dict[str, Any]) -> Counts:
     """One INSERT ... SELECT ... WHERE under limits: a write statement takes SQLite's write lock
     before it reads, so it serialises the starts of every worker like the PostgreSQL lock."""
-    sql, compiled, binds = _insert_within_limits(engine.dialect)
-    values = compiled.construct_params(arguments)
-    # aiosqlite's own calls: two thread hops (statement, commit) where SQLAlchemy's take four.
-    async with driver_connection(engine) as driver:
-        cursor = await driver.execute(
-            sql, [bind(values[name]) if bind else values[name] for name, bind in binds]
-        )
-        await driver.commit()
-    if cursor.rowcount:
+    if await driver_write(engine, _INSERT_WITHIN_LIMITS, arguments):
         return True, 0, 0, None
     async with engine.connect() as connection:
         streaming, recent, oldest = (await connection.execute(_COUNT, arguments)).one()

@@ -250,3 +250,92 @@ def test_the_staleness_check_allows_one_rounding_step_and_nothing_more() -> None
     step = 10 ** (math.floor(math.log10(abs(weight))) - 3)  # one unit in the 4th digit
     assert same_model("claudette.json", committed, with_first_weight(weight + step))
     assert not same_model("claudette.json", committed, with_first_weight(weight * 1.01 + 0.01))
+
+
+FAIR_AND_UNFAIR = [
+    # (category, a fair clause of the kind under the CLAUDETTE guidelines, an unfair one)
+    (
+        Category.CHOICE_OF_LAW,
+        "If you reside in Brazil, these Terms shall be governed by the laws of Brazil.",
+        "These Terms shall be governed by the laws of the State of California, without regard "
+        "to its conflict of law provisions.",
+    ),
+    (
+        Category.CHOICE_OF_LAW,
+        "As a consumer, you will benefit from any mandatory provisions of the law of the country "
+        "in which you are resident.",
+        "Regardless of your place of residence, your use of the Service is governed by the law "
+        "of the State of California.",
+    ),
+    (
+        Category.JURISDICTION,
+        "All disputes will be subject to the non-exclusive jurisdiction of the courts located in "
+        "your place of domicile.",
+        "You agree to submit to the exclusive jurisdiction of the courts located in Santa Clara "
+        "County, California.",
+    ),
+    (
+        Category.ARBITRATION,
+        "Class arbitrations, class actions and consolidation with other arbitrations are not "
+        "allowed.",
+        "You and the Company agree to resolve any claims through final and binding arbitration "
+        "by a single arbitrator.",
+    ),
+    (
+        Category.UNILATERAL_TERMINATION,
+        "You may terminate your account at any time by following the instructions in Settings.",
+        "We may terminate your account at any time, for any reason or no reason, without notice.",
+    ),
+    (
+        Category.LIMITATION_OF_LIABILITY,
+        "Nothing in these Terms shall exclude or limit our liability for death or personal "
+        "injury caused by our negligence or for fraud.",
+        "In no event shall the Company be liable for any indirect, incidental or consequential "
+        "damages.",
+    ),
+    (
+        Category.CONTRACT_BY_USING,
+        "By using the Service, you agree that you will not:",
+        "By using the Service, you agree to be bound by these Terms.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("category", "fair", "unfair"), FAIR_AND_UNFAIR)
+def test_a_fair_clause_of_a_kind_is_not_reported(category: str, fair: str, unfair: str) -> None:
+    from app.analyzer.catalogue_tos import fair_reading
+
+    assert fair_reading(category, fair)
+    assert not fair_reading(category, unfair)
+    findings = analyse(f"{fair}\n\n{unfair}\n", "terms_of_service").findings
+    quoted = {f.clause for f in findings if f.category == category}
+    assert fair not in quoted
+    assert unfair in quoted
+
+
+def test_the_fair_readings_drop_model_findings_of_real_terms(texts: list[str]) -> None:
+    """On real Terms of Service the model reports sentences that the readings call fair; the
+    readings drop exactly those and nothing else."""
+    from dataclasses import replace
+
+    from app.analyzer.catalogue_tos import fair_reading
+    from app.analyzer.clauses import split_clauses
+    from app.analyzer.engine import _learned_hits, _Sentence
+    from app.analyzer.learned_sets import learned_set_for
+    from app.analyzer.normalise import fold
+
+    learned = learned_set_for("terms_of_service")
+    assert learned is not None
+    assert learned.fair is not None
+    model = tos_model.load()
+    dropped = 0
+    for text in texts:
+        sentences = [_Sentence(c, s) for c in split_clauses(text) for s in c.sentences]
+        folded = fold(text)
+        kept = list(_learned_hits(text, folded, learned, model, sentences))
+        every = list(_learned_hits(text, folded, replace(learned, fair=None), model, sentences))
+        assert set(kept) <= set(every)
+        for hit in set(every) - set(kept):
+            assert fair_reading(hit.category, " ".join(text[hit.start : hit.end].split()))
+            dropped += 1
+    assert dropped >= 10

@@ -5,6 +5,7 @@ matter. The kinds follow the CLAUDETTE annotation scheme for online Terms of Ser
 """
 
 import re
+from collections.abc import Callable
 
 from app.analyzer.learned import Advice
 from app.analyzer.rules import rx
@@ -101,3 +102,226 @@ RULE_BLOCKERS: dict[str, re.Pattern[str]] = {
     ),
 }
 """Extra blockers for catalogue rules when they read Terms of Service, by category."""
+
+
+# What the CLAUDETTE guidelines call a fair clause of a kind: the model reads the subject (a
+# governing-law clause, an arbitration section, a termination paragraph) and flags the sentences
+# on it, but several of those sentences state the consumer's protection rather than the
+# provider's power. Each reading below was checked against every labelled sentence of the corpus
+# it matches (docs/analyzer-terms-of-service.md gives the counts): almost none is labelled unfair.
+
+_RESIDES = (
+    r"(?:where|in which) (?:you|they|the user|the consumer)s? (?:(?:habitually |currently )?"
+    r"(?:live|reside|are (?:habitually )?(?:a )?resident|are located|are domiciled"
+    r"|have (?:your|their) (?:habitual )?residence))"
+)
+_RESIDENCE_FORUM = re.compile(
+    "|".join(
+        (
+            # "the law of the country where you have your habitual residence"
+            r"\b(?:laws?|courts?|jurisdiction|venue|provisions|protections?|legislation)\b"
+            r"[^.;]{0,80}\b" + _RESIDES,
+            # "your country's laws", "your local courts", "courts located in your place of ..."
+            r"\byour (?:country|state|county|province|home (?:country|state|jurisdiction))"
+            r"(?:.s)? (?:laws?|courts?|jurisdiction)",
+            r"\byour (?:local|home) (?:laws?|courts?|jurisdiction)",
+            r"\b(?:local )?(?:laws?|courts?) of (?:your|the consumer.s|the user.s) "
+            r"(?:country|state|county|place|home|domicile|residence)",
+            r"\bcourts? (?:located )?in (?:your|the user.s|the consumer.s) "
+            r"(?:place|county|country|state|city)",
+            r"\b(?:in|of) (?:your|their|the user.s|the consumer.s) (?:country|county|state|place) "
+            r"of (?:habitual )?(?:residence|domicile)\b",
+            r"\blaws? of that member state",
+            # mandatory consumer law of the residence preserved
+            r"\b(?:not|never) (?:deprive|affect|limit|supersede|override)[^.;]{0,100}\bmandatory\b",
+            r"\b(?:benefit from|enjoys?|rely on)[^.;]{0,40}\bmandatory\b",
+        )
+    ),
+    re.IGNORECASE,
+)
+_DESPITE_RESIDENCE = re.compile(
+    r"\b(?:regardless|irrespective) of (?:your|the) (?:place|country|location)"
+    # a carve-out for some residents leaves the main clause as it is
+    r"|\bexcept (?:for )?(?:members|users|consumers|residents|those|you)\b[^,;]{0,80}"
+    r"\b(?:resid|live|located|domicile)",
+    re.IGNORECASE,
+)
+_IF_RESIDENT = re.compile(
+    r"\b(?i:if) (?i:you|your country of residence) "
+    r"(?i:live|reside|are (?:a )?resident|is|are located)(?i: in| of)?(?: the)? ([A-Z][A-Za-z]+)"
+)
+
+
+def _law_of_residence(text: str) -> bool:
+    """The law or courts are those of the consumer's residence: named in general ("the courts
+    of your place of domicile", mandatory consumer law preserved), or per place ("If you reside
+    in Brazil, ... the laws of Brazil")."""
+    if _DESPITE_RESIDENCE.search(text):
+        return False
+    if _RESIDENCE_FORUM.search(text):
+        return True
+    condition = _IF_RESIDENT.search(text)
+    if condition is None:
+        return False
+    place = re.escape(condition.group(1)[:5])
+    return (
+        re.search(
+            rf"\blaws? of (?:the )?{place}|\b{place}\w* law|\bcourts? (?:of|in) (?:the )?{place}",
+            text[condition.end() :],
+        )
+        is not None
+    )
+
+
+_SMALL_CLAIMS_OPTION = re.compile(
+    r"\b(?:may|can|right to|option|elect|choose|retain\w*|alternative)\b[^.;]{0,100}"
+    r"\bsmall(?:-| )claims?\b",
+    re.IGNORECASE,
+)
+_IMPOSED_FORUM = re.compile(r"\bexclusive|\bmust\b|\bsubmit", re.IGNORECASE)
+_ARBITRATION_OBLIGATION = re.compile(
+    r"\bbinding\b|\barbitration (?:agreement|clause|provision)|\bagree(?:s|ment)? to (?:the )?"
+    r"arbitrat|\b(?:resolved|settled|determined|decided|submitted|heard) (?:\w+ ){0,3}"
+    r"(?:by|through|in|to) (?:\w+ ){0,3}arbitration\b|\bmust be (?:resolved|arbitrated)"
+    r"|\bsubmit (?:\w+ ){0,4}to (?:\w+ ){0,2}arbitration|\bexclusive (?:means|authority|power)"
+    r"|\b(?:only|exclusively|solely) (?:by|through|in) (?:\w+ ){0,2}arbitration"
+    r"|\bagree to resolve\b[^.]{0,400}\barbitration",
+    re.IGNORECASE,
+)
+_COLLECTIVE = (
+    r"(?:class(?:-| )(?:action|arbitration|wide|member|basis|proceeding|claim)"
+    r"|class or (?:collective|representative)"
+    r"|representative (?:action|proceeding|capacity|basis|claim)|individual(?:ized)? basis"
+    r"|consolidat)"
+)
+_CLASS_WAIVER = re.compile(
+    r"\b(?:no|not|never|waive\w*|only|solely)\b[^.;]{0,120}\b"
+    + _COLLECTIVE
+    + r"|\b"
+    + _COLLECTIVE
+    + r"[^.;]{0,120}\b(?:not (?:be )?(?:allowed|permitted|available)|aren.t allowed|prohibited"
+    r"|waived)",
+    re.IGNORECASE,
+)
+_ARBITRATION_COSTS = re.compile(
+    r"\bfees?\b|\bcosts?\b|\breimburse|adr\.org|\bwebsite\b|\bform\b", re.IGNORECASE
+)
+
+
+def _arbitration_detail(text: str) -> bool:
+    """A class-action waiver, or who pays the arbitration's fees: not the obligation to
+    arbitrate, which is what the arbitration kind marks (the class waiver is a category of its
+    own in the catalogue)."""
+    if _ARBITRATION_OBLIGATION.search(text):
+        return False
+    return bool(_CLASS_WAIVER.search(text) or _ARBITRATION_COSTS.search(text))
+
+
+_PROVIDER_POWER = re.compile(
+    r"\b(?:we|us|our)\b[^.;]{0,60}\b(?:may|can|will|shall|reserves?|right to)\b[^.;]{0,60}"
+    r"\b(?:terminat|suspend|cancel|close|disable|discontinu|remove|delete|block)"
+    r"|\breserves? the right\b|\bat (?:its|our) (?:sole )?discretion",
+    re.IGNORECASE,
+)
+_USER_TERMINATES = re.compile(
+    r"\b(?:you|user)s? (?:may|can|are entitled to|(?:also )?have the right to) (?:\w+ ){0,2}"
+    r"(?:terminate|cancel|close|end|stop using)\b"
+    r"|\bif you (?:want|wish|would like|decide|choose) to (?:terminate|cancel|close|end)\b"
+    r"|\byour right to (?:terminate|cancel)\b",
+    re.IGNORECASE,
+)
+_USER_REMOVES = re.compile(
+    r"\b(?:you|user)s? (?:may|can) (?:\w+ ){0,2}(?:remove|delete)\b"
+    r"|\bif you (?:remove|delete|request (?:the )?deletion)\b",
+    re.IGNORECASE,
+)
+_CHANGE_NOTICE = re.compile(
+    r"\b(?:will|shall) (?:\w+ ){0,3}(?:notify|inform|tell|let you know|give you|provide you"
+    r"|send you)[^.;]{0,80}\b(?:chang|modif|amend|revis|update)|\b(?:chang|modif|amend|revis"
+    r"|update)[^.;]{0,100}\b(?:we|us) (?:will|shall) (?:\w+ ){0,2}(?:notify|inform|tell"
+    r"|let you know|give you|provide you)",
+    re.IGNORECASE,
+)
+_CHANGE_POWER = re.compile(
+    r"\b(?:may|can|reserves? the right to|right to)\b[^.;]{0,40}"
+    r"\b(?:chang|modif|amend|revis|updat|add|remove|discontinu)",
+    re.IGNORECASE,
+)
+_CONDUCT_LEAD_IN = re.compile(
+    r"\bagree (?:not to|that you (?:will|shall)(?: not)?|to the following)\b"
+    r"|\byou (?:will|shall) not\s*:",
+    re.IGNORECASE,
+)
+_BOUND = re.compile(
+    r"\bbound\b|\bdeemed\b|\baccept\w*\b[^.;]{0,30}\b(?:terms|agreement)"
+    r"|\bagree to (?:these|the|this) (?:terms|agreement)",
+    re.IGNORECASE,
+)
+_REFUSAL = re.compile(
+    r"(?:do not|don.t|not) (?:agree|accept|wish)[^.;]{0,80}(?:do not|don.t|not|stop|cease) "
+    r"(?:use|access|using|accessing)"
+    r"|(?:do not|don.t) (?:use|access)[^.;]{0,60}if you (?:do not|don.t|are unwilling)",
+    re.IGNORECASE,
+)
+_SAVINGS = re.compile(
+    r"\bnothing in (?:these|the|this) [^.;]{0,60}\b(?:exclude|limit|restrict|remove)s?\b"
+    r"|\b(?:do not|don.t|does not) (?:exclude|limit) (?:our|its|[a-z]+.s) liability"
+    r"|\bshall remain unaffected|\bnot (?:intended )?to (?:exclude|limit) (?:our|its) liability",
+    re.IGNORECASE,
+)
+
+
+def _user_terminates(text: str) -> bool:
+    return bool(_USER_TERMINATES.search(text)) and not _PROVIDER_POWER.search(text)
+
+
+_REMOVAL = re.compile(
+    r"\b(?:remov|delet|edit|screen|refuse to (?:post|publish|accept)|reject)", re.IGNORECASE
+)
+_ENDS_USE = re.compile(
+    r"terminat|suspen|\baccount|\baccess|\bban\b|disabl|discontinu|cancel|clos|block|restrict"
+    r"|\bstop|\bend\b|prohibit|withdraw|revok|exclu|lock",
+    re.IGNORECASE,
+)
+
+
+def _removal_only(text: str) -> bool:
+    """Removing or refusing content, with no word of ending the account, access or service:
+    content removal, not termination."""
+    return bool(_REMOVAL.search(text)) and not _ENDS_USE.search(text)
+
+
+FAIR_READINGS: dict[str, tuple[Callable[[str], bool], ...]] = {
+    # The consumer's own right to end the contract or delete their content is no unilateral
+    # power of the provider.
+    Category.UNILATERAL_TERMINATION: (_user_terminates, _removal_only),
+    Category.CONTENT_REMOVAL: (
+        lambda text: bool(_USER_REMOVES.search(text)) and not _PROVIDER_POWER.search(text),
+    ),
+    # A promise of notice of changes limits the power; the sentence granting it is the clause.
+    Category.UNILATERAL_CHANGE: (
+        _user_terminates,
+        lambda text: bool(_CHANGE_NOTICE.search(text)) and not _CHANGE_POWER.search(text),
+    ),
+    # "By using the Service you agree not to:" opens a list of prohibited conduct; "if you do
+    # not agree, do not use the Service" is the way out, not the binding by use.
+    Category.CONTRACT_BY_USING: (
+        lambda text: bool(_CONDUCT_LEAD_IN.search(text)) and not _BOUND.search(text),
+        lambda text: bool(_REFUSAL.search(text)),
+    ),
+    # A savings clause keeps liability (death, personal injury, fraud, what law forbids
+    # excluding): the guidelines' clearly fair limitation.
+    Category.LIMITATION_OF_LIABILITY: (lambda text: bool(_SAVINGS.search(text)),),
+    Category.CHOICE_OF_LAW: (_law_of_residence,),
+    Category.JURISDICTION: (
+        _law_of_residence,
+        lambda text: bool(_SMALL_CLAIMS_OPTION.search(text)) and not _IMPOSED_FORUM.search(text),
+    ),
+    Category.ARBITRATION: (_arbitration_detail,),
+}
+"""Category -> readings of a sentence (whitespace squashed, case kept) that make a finding of
+the learned model on it a fair clause of that kind, which is then not reported."""
+
+
+def fair_reading(category: str, text: str) -> bool:
+    return any(reading(text) for reading in FAIR_READINGS.get(category, ()))

@@ -276,10 +276,16 @@ def _learned_hits(
     ]
     texts = [folded[s.span.start : s.span.end] for s in eligible]
     for sentence, found in zip(eligible, model.predict(texts, folded=True), strict=True):
+        plain: str | None = None
         for category, probability in found:
             advice = learned.advice.get(category)
             if advice is None:
                 continue
+            if learned.fair is not None:
+                if plain is None:
+                    plain = " ".join(content[sentence.span.start : sentence.span.end].split())
+                if learned.fair(category, plain):
+                    continue
             confidence = min(0.95, max(0.5, probability))
             span = sentence.span
             yield Hit(

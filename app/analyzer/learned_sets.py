@@ -24,11 +24,18 @@ class LearnedSet:
     """Category slug -> a pattern that cancels a catalogue rule's finding on this type."""
     load: Callable[[str], SentenceModel] = load
     """Reads the committed model of `corpus` (once per process)."""
+    fair: Callable[[str, str], bool] | None = None
+    """(category, sentence) -> whether the model's finding of that category on the sentence
+    (whitespace squashed, case kept) is a fair clause of the kind, which is not reported."""
 
 
 SETS: dict[str, LearnedSet] = {
     TERMS_OF_SERVICE: LearnedSet(
-        tos_model.CORPUS, catalogue_tos.ADVICE, catalogue_tos.RULE_BLOCKERS, tos_model.load
+        tos_model.CORPUS,
+        catalogue_tos.ADVICE,
+        catalogue_tos.RULE_BLOCKERS,
+        tos_model.load,
+        catalogue_tos.fair_reading,
     ),
 }
 

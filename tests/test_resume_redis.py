@@ -16,6 +16,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from app.analyses.replay import Entry
+from app.analyses.replay_redis import RedisEventLog
 from app.schemas import AnalysisStatus
 from devtools.openai_server import OpenAIServer, Script
 from devtools.tcp_proxy import TcpRelay
@@ -235,3 +237,36 @@ async def test_an_unreadable_log_entry_is_an_error_event_not_a_cut_stream(
     error = json.loads(events[-2]["data"])
     assert (error["code"], error["retryable"]) == ("event_log_unavailable", True)
     assert error["request_id"] == resumed.headers["x-request-id"]
+
+
+async def test_the_end_marker_follows_a_batch_still_being_written(
+    redis_settings: dict[str, Any],
+) -> None:
+    """`end()` while a batch is on its way to Redis: a reader elsewhere still gets the end."""
+    prefix = redis_settings["redis_key_prefix"]
+    producer_client, reader_client = Redis.from_url(redis_url()), Redis.from_url(redis_url())
+    producer = RedisEventLog(producer_client, prefix=prefix, ttl=60, run_ttl=60)
+    elsewhere = RedisEventLog(reader_client, prefix=prefix, ttl=60, run_ttl=60)
+    try:
+        writer = producer.writer("race")
+        writer.add(Entry(0, "token", "first"))
+        # The first batch written, the writer back to waiting for the next entry.
+        async with asyncio.timeout(5):
+            while await producer_client.xlen(producer.key("race")) < 1:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        writer.add(Entry(1, "token", "second"))
+        # One turn of the loop: the writer sends the batch and waits for Redis's reply.
+        await asyncio.sleep(0)
+        await writer.end()
+        entries = await elsewhere.follow("race")
+        assert entries is not None
+        async with asyncio.timeout(5):
+            read = [entry async for entry in entries]
+        assert [(e.id, e.value) for e in read] == [(0, "first"), (1, "second")]
+    finally:
+        await producer_client.delete(producer.key("race"))
+        await producer.aclose()
+        await elsewhere.aclose()
+        await producer_client.aclose()
+        await reader_client.aclose()

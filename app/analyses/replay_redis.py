@@ -83,8 +83,11 @@ class _RedisWriter:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await self._flush(final=self._ending)
-            if self._ending:
+            # Read once: `end()` can come while a batch is being written, and the end marker
+            # must still follow it.
+            final = self._ending
+            await self._flush(final=final)
+            if final:
                 return
             await asyncio.sleep(BATCH_SECONDS)
 

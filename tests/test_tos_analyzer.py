@@ -298,6 +298,71 @@ FAIR_AND_UNFAIR = [
         "By using the Service, you agree that you will not:",
         "By using the Service, you agree to be bound by these Terms.",
     ),
+    # Fifth round: sentences on a kind's subject that are not its clause.
+    (
+        Category.LIMITATION_OF_LIABILITY,
+        "You are responsible for all Content that you upload, post or otherwise make available "
+        "via the Service.",
+        "In no event shall the Company be liable for any loss of Content that you upload to the "
+        "Service.",
+    ),
+    (
+        Category.LIMITATION_OF_LIABILITY,
+        "Any claim arising out of or related to these Terms must be filed within one (1) year "
+        "after such claim arose or be forever barred.",
+        "The Company shall not be liable for any claim that is not filed within one (1) year "
+        "after such claim arose.",
+    ),
+    (
+        Category.LIMITATION_OF_LIABILITY,
+        "You acknowledge that the Company is not required to provide a refund for any reason, "
+        "and that you will not receive money or other compensation for unused virtual items.",
+        "The Company will not be liable to you for any loss of virtual items or any other "
+        "damages, whether the closure of your account was voluntary or involuntary.",
+    ),
+    (
+        Category.LIMITATION_OF_LIABILITY,
+        "“Liability” means liability in or for any cause of action whatsoever, including breach "
+        "of contract, tort or misrepresentation.",
+        "Our total liability for any cause of action whatsoever shall be limited to the amount "
+        "you paid us in the last twelve months.",
+    ),
+    (
+        Category.UNILATERAL_TERMINATION,
+        "If your account is terminated, you will not have access to your account or your "
+        "purchases.",
+        "We may terminate your account at any time without notice, and you will not have access "
+        "to your purchases.",
+    ),
+    (
+        Category.UNILATERAL_TERMINATION,
+        "We reserve the right to refuse or cancel orders at any time and in our sole discretion.",
+        "We reserve the right to suspend or cancel your account at any time and in our sole "
+        "discretion.",
+    ),
+    (
+        Category.UNILATERAL_CHANGE,
+        "We reserve the right to remove, screen or edit User Content at our sole discretion and "
+        "without notice.",
+        "We reserve the right to modify or discontinue the Service at our sole discretion and "
+        "without notice.",
+    ),
+    (
+        Category.UNILATERAL_CHANGE,
+        "We may assign these Terms at any time without notice or consent.",
+        "We may amend these Terms at any time without notice or consent.",
+    ),
+    (
+        Category.UNILATERAL_CHANGE,
+        "From time to time, we may offer limited-time promotions.",
+        "From time to time, we may change our prices without notice.",
+    ),
+    (
+        Category.CONTRACT_BY_USING,
+        "By using the Service, you understand that you may be exposed to content that you find "
+        "offensive.",
+        "By using the Service, you agree to be bound by these Terms.",
+    ),
 ]
 
 

@@ -291,33 +291,197 @@ def _removal_only(text: str) -> bool:
     return bool(_REMOVAL.search(text)) and not _ENDS_USE.search(text)
 
 
+# --- Fifth round: sentences of a kind's subject that are not the kind's clause ---------------
+
+_DEFINITION = re.compile(r"^\W{0,3}[“\"]?[A-Z][^”\".;]{0,40}[”\"] (?:means|shall mean|refers to)\b")
+_USERS_LIABILITY = re.compile(
+    r"\byou(?: are| will be| shall be| may be held| remain| will remain)? (?:solely |fully "
+    r"|entirely |exclusively )?(?:responsible|liable)\b|\byou (?:\w+ ){0,2}accept (?:full |sole )?"
+    r"responsibility",
+    re.IGNORECASE,
+)
+_PROVIDER_EXCLUSION = re.compile(
+    r"\bnot (?:be )?(?:\w+ )?(?:liable|responsible)|\bno (?:\w+ ){0,2}(?:liability|responsibility)"
+    r"|disclaim|\bexclud|\blimit|\brelease|\bwaive|\bhold harmless|indemn"
+    r"|\bown (?:discretion and )?risk|\bsole risk|\bin no (?:case|event)",
+    re.IGNORECASE,
+)
+_NO_REFUND = re.compile(
+    r"\b(?:no|not (?:\w+ ){0,3}(?:a |any )?)refunds?\b"
+    r"|\bnot receive (?:any )?(?:money|compensation|refund)|\bnon-?refundable",
+    re.IGNORECASE,
+)
+_LIABILITY_WORD = re.compile(r"\bliab|\bresponsib|\bdamage", re.IGNORECASE)
+_TIME_BAR = re.compile(
+    r"\b(?:filed|commenced?|brought|asserted)\b[^.;]{0,40}\bwithin (?:one|two|six|1|2|6) "
+    r"(?:\(\d+\) )?(?:year|month)s?\b|\b(?:forever|permanently) barred|\btime-barred",
+    re.IGNORECASE,
+)
+_EXCLUSION = re.compile(
+    r"\bnot (?:be )?(?:\w+ )?(?:liable|responsible)|\bno (?:\w+ ){0,2}(?:liability|responsibility)"
+    r"|\bexclu|\blimit(?:s|ed)? (?:to|our|its)\b",
+    re.IGNORECASE,
+)
+_AFTER_TERMINATION = re.compile(
+    r"^(?:\W*\w+,? ){0,3}?(?:if|upon|on|following|after|when|once|in the event (?:of|that))"
+    r"(?: the)? (?:any )?(?:(?:\w+ ){0,3}(?:account|access|membership|subscription) (?:is|has been"
+    r"|are|was) (?:\w+ )?(?:terminated|suspended|closed|cancel+ed|deleted)"
+    r"|(?:termination|suspension|cancel+ation|closure|expiration|expiry) of)"
+    r"|^(?:\W*\w+,? ){0,2}?(?:suspension|termination|cancel+ation|closure)\b[^.;]{0,80}"
+    r"\b(?:may|could|will|shall|would) (?:\w+ )?(?:result in|lead to|cause)"
+    r"|\bif we have (?:already |previously )?(?:terminated|banned|closed|suspended|disabled)",
+    re.IGNORECASE,
+)
+_ORDER_REFUSAL = re.compile(
+    r"\b(?:refuse|cancel|suspend|reject|decline)\w*\b[^.;]{0,40}\border", re.IGNORECASE
+)
+_CONTRACT_OBJECT = re.compile(
+    r"\baccount|\baccess|\bmembership|\bagreement|\bterms\b|\bregistration|\bprofile",
+    re.IGNORECASE,
+)
+_USER_MATERIAL = re.compile(
+    r"\b(?:content|submissions?|postings?|posts?|UGC|materials?|comments?|reviews?|photos?"
+    r"|usernames?)\b",
+    re.IGNORECASE,
+)
+_MODERATION = re.compile(
+    r"\b(?:remov|delet|edit|screen|reject|refus|disable access|reclaim|withhold|discard)",
+    re.IGNORECASE,
+)
+_CHANGE_OF_CONTRACT = re.compile(
+    r"\b(?:chang|modif|amend|revis|updat|add|discontinu|suspend|terminat|limit)\w*\b[^.;]{0,50}"
+    r"\b(?:terms|agreement|service|services|features?|prices?|fees?|functionalit\w*|polic\w*)\b",
+    re.IGNORECASE,
+)
+_ASSIGNMENT = re.compile(
+    r"\bassign|\btransfer (?:\w+ ){0,3}(?:rights|obligations)|\bgive our rights", re.IGNORECASE
+)
+_CHANGE_WORD = re.compile(r"chang|modif|amend|revis|updat", re.IGNORECASE)
+_OFFER = re.compile(
+    r"\b(?:may|will|might|can)\b(?: \w+){0,4} (?:offer|promote)\b|\btrial (?:period|basis)\b",
+    re.IGNORECASE,
+)
+_ENDS_OR_CHANGES = re.compile(
+    r"chang|modif|amend|revis|updat|discontinu|terminat|cancel|withdraw|\bend\b|expire|remov|vary",
+    re.IGNORECASE,
+)
+_BY_USING = re.compile(
+    r"\bby (?:\w+ ){0,2}(?:using|accessing|continuing|creating|registering|visiting|downloading"
+    r"|installing|placing|selecting|clicking)\b",
+    re.IGNORECASE,
+)
+_THE_TERMS = re.compile(
+    r"\b(?:terms|agreements?|conditions|tos|eula|bound|rules|guidelines|polic(?:y|ies)|notice"
+    r"|changes?|modifications?|revisions?|updated? (?:version|terms)|contract|binding)\b",
+    re.IGNORECASE,
+)
+
+
+def _definition(text: str) -> bool:
+    """A defined term ("Liability" means ...): it grants and limits nothing."""
+    return bool(_DEFINITION.search(text))
+
+
+def _users_own_liability(text: str) -> bool:
+    """The consumer's own liability ("You are responsible for all Content you upload"), with no
+    exclusion of the provider's: the kind is the provider limiting its liability."""
+    return bool(_USERS_LIABILITY.search(text)) and not _PROVIDER_EXCLUSION.search(text)
+
+
+def _no_refund(text: str) -> bool:
+    """No refund or compensation for unused purchases, with no word of liability or damage."""
+    return bool(_NO_REFUND.search(text)) and not _LIABILITY_WORD.search(text)
+
+
+def _time_bar(text: str) -> bool:
+    """A time limit to bring a claim ("must be filed within one (1) year"), excluding nothing."""
+    return bool(_TIME_BAR.search(text)) and not _EXCLUSION.search(text)
+
+
+def _after_termination(text: str) -> bool:
+    """What follows a termination ("If your account is terminated, you will not have access
+    ...", "Suspension ... could result in a loss of access"): not the power to terminate."""
+    return bool(_AFTER_TERMINATION.search(text))
+
+
+def _order_refusal(text: str) -> bool:
+    """Refusing or cancelling an order, with no word of the account, access or agreement."""
+    return bool(_ORDER_REFUSAL.search(text)) and not _CONTRACT_OBJECT.search(text)
+
+
+def _content_moderation(text: str) -> bool:
+    """Removing, editing or refusing users' material, with no change of the terms, the service,
+    its features or prices: content removal, not a unilateral change."""
+    return bool(
+        _MODERATION.search(text) and _USER_MATERIAL.search(text)
+    ) and not _CHANGE_OF_CONTRACT.search(text)
+
+
+def _assignment(text: str) -> bool:
+    """Assigning the terms or the provider's rights to another party, with no word of change."""
+    return bool(_ASSIGNMENT.search(text)) and not _CHANGE_WORD.search(text)
+
+
+def _offer(text: str) -> bool:
+    """An offer, promotion or trial the provider may make, with no word of changing or ending."""
+    return bool(_OFFER.search(text)) and not _ENDS_OR_CHANGES.search(text)
+
+
+def _use_means_other(text: str) -> bool:
+    """ "By using the Service, you agree that we can show you ads" / "you may be exposed to
+    offensive content": use leads to something other than the terms binding the consumer."""
+    return bool(_BY_USING.search(text)) and not _THE_TERMS.search(text)
+
+
 FAIR_READINGS: dict[str, tuple[Callable[[str], bool], ...]] = {
     # The consumer's own right to end the contract or delete their content is no unilateral
-    # power of the provider.
-    Category.UNILATERAL_TERMINATION: (_user_terminates, _removal_only),
+    # power of the provider; what follows a termination is not the power to terminate.
+    Category.UNILATERAL_TERMINATION: (
+        _user_terminates,
+        _removal_only,
+        _after_termination,
+        _order_refusal,
+        _definition,
+    ),
     Category.CONTENT_REMOVAL: (
         lambda text: bool(_USER_REMOVES.search(text)) and not _PROVIDER_POWER.search(text),
+        _order_refusal,
+        _definition,
     ),
     # A promise of notice of changes limits the power; the sentence granting it is the clause.
     Category.UNILATERAL_CHANGE: (
         _user_terminates,
         lambda text: bool(_CHANGE_NOTICE.search(text)) and not _CHANGE_POWER.search(text),
+        _content_moderation,
+        _assignment,
+        _offer,
+        _order_refusal,
+        _definition,
     ),
     # "By using the Service you agree not to:" opens a list of prohibited conduct; "if you do
     # not agree, do not use the Service" is the way out, not the binding by use.
     Category.CONTRACT_BY_USING: (
         lambda text: bool(_CONDUCT_LEAD_IN.search(text)) and not _BOUND.search(text),
         lambda text: bool(_REFUSAL.search(text)),
+        _use_means_other,
+        _definition,
     ),
     # A savings clause keeps liability (death, personal injury, fraud, what law forbids
     # excluding): the guidelines' clearly fair limitation.
-    Category.LIMITATION_OF_LIABILITY: (lambda text: bool(_SAVINGS.search(text)),),
-    Category.CHOICE_OF_LAW: (_law_of_residence,),
+    Category.LIMITATION_OF_LIABILITY: (
+        lambda text: bool(_SAVINGS.search(text)),
+        _users_own_liability,
+        _no_refund,
+        _time_bar,
+        _definition,
+    ),
+    Category.CHOICE_OF_LAW: (_law_of_residence, _definition),
     Category.JURISDICTION: (
         _law_of_residence,
         lambda text: bool(_SMALL_CLAIMS_OPTION.search(text)) and not _IMPOSED_FORUM.search(text),
+        _definition,
     ),
-    Category.ARBITRATION: (_arbitration_detail,),
+    Category.ARBITRATION: (_arbitration_detail, _definition),
 }
 """Category -> readings of a sentence (whitespace squashed, case kept) that make a finding of
 the learned model on it a fair clause of that kind, which is then not reported."""

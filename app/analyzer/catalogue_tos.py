@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 
 from app.analyzer.learned import Advice
-from app.analyzer.rules import rx
+from app.analyzer.rules import LazyPattern, rx
 from app.schemas import Category, RiskLevel
 
 ADVICE: dict[str, Advice] = {
@@ -115,7 +115,7 @@ _RESIDES = (
     r"(?:live|reside|are (?:habitually )?(?:a )?resident|are located|are domiciled"
     r"|have (?:your|their) (?:habitual )?residence))"
 )
-_RESIDENCE_FORUM = re.compile(
+_RESIDENCE_FORUM = LazyPattern(
     "|".join(
         (
             # "the law of the country where you have your habitual residence"
@@ -139,14 +139,14 @@ _RESIDENCE_FORUM = re.compile(
     ),
     re.IGNORECASE,
 )
-_DESPITE_RESIDENCE = re.compile(
+_DESPITE_RESIDENCE = LazyPattern(
     r"\b(?:regardless|irrespective) of (?:your|the) (?:place|country|location)"
     # a carve-out for some residents leaves the main clause as it is
     r"|\bexcept (?:for )?(?:members|users|consumers|residents|those|you)\b[^,;]{0,80}"
     r"\b(?:resid|live|located|domicile)",
     re.IGNORECASE,
 )
-_IF_RESIDENT = re.compile(
+_IF_RESIDENT = LazyPattern(
     r"\b(?i:if) (?i:you|your country of residence) "
     r"(?i:live|reside|are (?:a )?resident|is|are located)(?i: in| of)?(?: the)? ([A-Z][A-Za-z]+)"
 )
@@ -173,13 +173,13 @@ def _law_of_residence(text: str) -> bool:
     )
 
 
-_SMALL_CLAIMS_OPTION = re.compile(
+_SMALL_CLAIMS_OPTION = LazyPattern(
     r"\b(?:may|can|right to|option|elect|choose|retain\w*|alternative)\b[^.;]{0,100}"
     r"\bsmall(?:-| )claims?\b",
     re.IGNORECASE,
 )
-_IMPOSED_FORUM = re.compile(r"\bexclusive|\bmust\b|\bsubmit", re.IGNORECASE)
-_ARBITRATION_OBLIGATION = re.compile(
+_IMPOSED_FORUM = LazyPattern(r"\bexclusive|\bmust\b|\bsubmit", re.IGNORECASE)
+_ARBITRATION_OBLIGATION = LazyPattern(
     r"\bbinding\b|\barbitration (?:agreement|clause|provision)|\bagree(?:s|ment)? to (?:the )?"
     r"arbitrat|\b(?:resolved|settled|determined|decided|submitted|heard) (?:\w+ ){0,3}"
     r"(?:by|through|in|to) (?:\w+ ){0,3}arbitration\b|\bmust be (?:resolved|arbitrated)"
@@ -194,7 +194,7 @@ _COLLECTIVE = (
     r"|representative (?:action|proceeding|capacity|basis|claim)|individual(?:ized)? basis"
     r"|consolidat)"
 )
-_CLASS_WAIVER = re.compile(
+_CLASS_WAIVER = LazyPattern(
     r"\b(?:no|not|never|waive\w*|only|solely)\b[^.;]{0,120}\b"
     + _COLLECTIVE
     + r"|\b"
@@ -203,7 +203,7 @@ _CLASS_WAIVER = re.compile(
     r"|waived)",
     re.IGNORECASE,
 )
-_ARBITRATION_COSTS = re.compile(
+_ARBITRATION_COSTS = LazyPattern(
     r"\bfees?\b|\bcosts?\b|\breimburse|adr\.org|\bwebsite\b|\bform\b", re.IGNORECASE
 )
 
@@ -217,53 +217,53 @@ def _arbitration_detail(text: str) -> bool:
     return bool(_CLASS_WAIVER.search(text) or _ARBITRATION_COSTS.search(text))
 
 
-_PROVIDER_POWER = re.compile(
+_PROVIDER_POWER = LazyPattern(
     r"\b(?:we|us|our)\b[^.;]{0,60}\b(?:may|can|will|shall|reserves?|right to)\b[^.;]{0,60}"
     r"\b(?:terminat|suspend|cancel|close|disable|discontinu|remove|delete|block)"
     r"|\breserves? the right\b|\bat (?:its|our) (?:sole )?discretion",
     re.IGNORECASE,
 )
-_USER_TERMINATES = re.compile(
+_USER_TERMINATES = LazyPattern(
     r"\b(?:you|user)s? (?:may|can|are entitled to|(?:also )?have the right to) (?:\w+ ){0,2}"
     r"(?:terminate|cancel|close|end|stop using)\b"
     r"|\bif you (?:want|wish|would like|decide|choose) to (?:terminate|cancel|close|end)\b"
     r"|\byour right to (?:terminate|cancel)\b",
     re.IGNORECASE,
 )
-_USER_REMOVES = re.compile(
+_USER_REMOVES = LazyPattern(
     r"\b(?:you|user)s? (?:may|can) (?:\w+ ){0,2}(?:remove|delete)\b"
     r"|\bif you (?:remove|delete|request (?:the )?deletion)\b",
     re.IGNORECASE,
 )
-_CHANGE_NOTICE = re.compile(
+_CHANGE_NOTICE = LazyPattern(
     r"\b(?:will|shall) (?:\w+ ){0,3}(?:notify|inform|tell|let you know|give you|provide you"
     r"|send you)[^.;]{0,80}\b(?:chang|modif|amend|revis|update)|\b(?:chang|modif|amend|revis"
     r"|update)[^.;]{0,100}\b(?:we|us) (?:will|shall) (?:\w+ ){0,2}(?:notify|inform|tell"
     r"|let you know|give you|provide you)",
     re.IGNORECASE,
 )
-_CHANGE_POWER = re.compile(
+_CHANGE_POWER = LazyPattern(
     r"\b(?:may|can|reserves? the right to|right to)\b[^.;]{0,40}"
     r"\b(?:chang|modif|amend|revis|updat|add|remove|discontinu)",
     re.IGNORECASE,
 )
-_CONDUCT_LEAD_IN = re.compile(
+_CONDUCT_LEAD_IN = LazyPattern(
     r"\bagree (?:not to|that you (?:will|shall)(?: not)?|to the following)\b"
     r"|\byou (?:will|shall) not\s*:",
     re.IGNORECASE,
 )
-_BOUND = re.compile(
+_BOUND = LazyPattern(
     r"\bbound\b|\bdeemed\b|\baccept\w*\b[^.;]{0,30}\b(?:terms|agreement)"
     r"|\bagree to (?:these|the|this) (?:terms|agreement)",
     re.IGNORECASE,
 )
-_REFUSAL = re.compile(
+_REFUSAL = LazyPattern(
     r"(?:do not|don.t|not) (?:agree|accept|wish)[^.;]{0,80}(?:do not|don.t|not|stop|cease) "
     r"(?:use|access|using|accessing)"
     r"|(?:do not|don.t) (?:use|access)[^.;]{0,60}if you (?:do not|don.t|are unwilling)",
     re.IGNORECASE,
 )
-_SAVINGS = re.compile(
+_SAVINGS = LazyPattern(
     r"\bnothing in (?:these|the|this) [^.;]{0,60}\b(?:exclude|limit|restrict|remove)s?\b"
     r"|\b(?:do not|don.t|does not) (?:exclude|limit) (?:our|its|[a-z]+.s) liability"
     r"|\bshall remain unaffected|\bnot (?:intended )?to (?:exclude|limit) (?:our|its) liability",
@@ -275,10 +275,10 @@ def _user_terminates(text: str) -> bool:
     return bool(_USER_TERMINATES.search(text)) and not _PROVIDER_POWER.search(text)
 
 
-_REMOVAL = re.compile(
+_REMOVAL = LazyPattern(
     r"\b(?:remov|delet|edit|screen|refuse to (?:post|publish|accept)|reject)", re.IGNORECASE
 )
-_ENDS_USE = re.compile(
+_ENDS_USE = LazyPattern(
     r"terminat|suspen|\baccount|\baccess|\bban\b|disabl|discontinu|cancel|clos|block|restrict"
     r"|\bstop|\bend\b|prohibit|withdraw|revok|exclu|lock",
     re.IGNORECASE,
@@ -293,36 +293,38 @@ def _removal_only(text: str) -> bool:
 
 # --- Fifth round: sentences of a kind's subject that are not the kind's clause ---------------
 
-_DEFINITION = re.compile(r"^\W{0,3}[“\"]?[A-Z][^”\".;]{0,40}[”\"] (?:means|shall mean|refers to)\b")
-_USERS_LIABILITY = re.compile(
+_DEFINITION = LazyPattern(
+    r"^\W{0,3}[“\"]?[A-Z][^”\".;]{0,40}[”\"] (?:means|shall mean|refers to)\b"
+)
+_USERS_LIABILITY = LazyPattern(
     r"\byou(?: are| will be| shall be| may be held| remain| will remain)? (?:solely |fully "
     r"|entirely |exclusively )?(?:responsible|liable)\b|\byou (?:\w+ ){0,2}accept (?:full |sole )?"
     r"responsibility",
     re.IGNORECASE,
 )
-_PROVIDER_EXCLUSION = re.compile(
+_PROVIDER_EXCLUSION = LazyPattern(
     r"\bnot (?:be )?(?:\w+ )?(?:liable|responsible)|\bno (?:\w+ ){0,2}(?:liability|responsibility)"
     r"|disclaim|\bexclud|\blimit|\brelease|\bwaive|\bhold harmless|indemn"
     r"|\bown (?:discretion and )?risk|\bsole risk|\bin no (?:case|event)",
     re.IGNORECASE,
 )
-_NO_REFUND = re.compile(
+_NO_REFUND = LazyPattern(
     r"\b(?:no|not (?:\w+ ){0,3}(?:a |any )?)refunds?\b"
     r"|\bnot receive (?:any )?(?:money|compensation|refund)|\bnon-?refundable",
     re.IGNORECASE,
 )
-_LIABILITY_WORD = re.compile(r"\bliab|\bresponsib|\bdamage", re.IGNORECASE)
-_TIME_BAR = re.compile(
+_LIABILITY_WORD = LazyPattern(r"\bliab|\bresponsib|\bdamage", re.IGNORECASE)
+_TIME_BAR = LazyPattern(
     r"\b(?:filed|commenced?|brought|asserted)\b[^.;]{0,40}\bwithin (?:one|two|six|1|2|6) "
     r"(?:\(\d+\) )?(?:year|month)s?\b|\b(?:forever|permanently) barred|\btime-barred",
     re.IGNORECASE,
 )
-_EXCLUSION = re.compile(
+_EXCLUSION = LazyPattern(
     r"\bnot (?:be )?(?:\w+ )?(?:liable|responsible)|\bno (?:\w+ ){0,2}(?:liability|responsibility)"
     r"|\bexclu|\blimit(?:s|ed)? (?:to|our|its)\b",
     re.IGNORECASE,
 )
-_AFTER_TERMINATION = re.compile(
+_AFTER_TERMINATION = LazyPattern(
     r"^(?:\W*\w+,? ){0,3}?(?:if|upon|on|following|after|when|once|in the event (?:of|that))"
     r"(?: the)? (?:any )?(?:(?:\w+ ){0,3}(?:account|access|membership|subscription) (?:is|has been"
     r"|are|was) (?:\w+ )?(?:terminated|suspended|closed|cancel+ed|deleted)"
@@ -332,45 +334,45 @@ _AFTER_TERMINATION = re.compile(
     r"|\bif we have (?:already |previously )?(?:terminated|banned|closed|suspended|disabled)",
     re.IGNORECASE,
 )
-_ORDER_REFUSAL = re.compile(
+_ORDER_REFUSAL = LazyPattern(
     r"\b(?:refuse|cancel|suspend|reject|decline)\w*\b[^.;]{0,40}\border", re.IGNORECASE
 )
-_CONTRACT_OBJECT = re.compile(
+_CONTRACT_OBJECT = LazyPattern(
     r"\baccount|\baccess|\bmembership|\bagreement|\bterms\b|\bregistration|\bprofile",
     re.IGNORECASE,
 )
-_USER_MATERIAL = re.compile(
+_USER_MATERIAL = LazyPattern(
     r"\b(?:content|submissions?|postings?|posts?|UGC|materials?|comments?|reviews?|photos?"
     r"|usernames?)\b",
     re.IGNORECASE,
 )
-_MODERATION = re.compile(
+_MODERATION = LazyPattern(
     r"\b(?:remov|delet|edit|screen|reject|refus|disable access|reclaim|withhold|discard)",
     re.IGNORECASE,
 )
-_CHANGE_OF_CONTRACT = re.compile(
+_CHANGE_OF_CONTRACT = LazyPattern(
     r"\b(?:chang|modif|amend|revis|updat|add|discontinu|suspend|terminat|limit)\w*\b[^.;]{0,50}"
     r"\b(?:terms|agreement|service|services|features?|prices?|fees?|functionalit\w*|polic\w*)\b",
     re.IGNORECASE,
 )
-_ASSIGNMENT = re.compile(
+_ASSIGNMENT = LazyPattern(
     r"\bassign|\btransfer (?:\w+ ){0,3}(?:rights|obligations)|\bgive our rights", re.IGNORECASE
 )
-_CHANGE_WORD = re.compile(r"chang|modif|amend|revis|updat", re.IGNORECASE)
-_OFFER = re.compile(
+_CHANGE_WORD = LazyPattern(r"chang|modif|amend|revis|updat", re.IGNORECASE)
+_OFFER = LazyPattern(
     r"\b(?:may|will|might|can)\b(?: \w+){0,4} (?:offer|promote)\b|\btrial (?:period|basis)\b",
     re.IGNORECASE,
 )
-_ENDS_OR_CHANGES = re.compile(
+_ENDS_OR_CHANGES = LazyPattern(
     r"chang|modif|amend|revis|updat|discontinu|terminat|cancel|withdraw|\bend\b|expire|remov|vary",
     re.IGNORECASE,
 )
-_BY_USING = re.compile(
+_BY_USING = LazyPattern(
     r"\bby (?:\w+ ){0,2}(?:using|accessing|continuing|creating|registering|visiting|downloading"
     r"|installing|placing|selecting|clicking)\b",
     re.IGNORECASE,
 )
-_THE_TERMS = re.compile(
+_THE_TERMS = LazyPattern(
     r"\b(?:terms|agreements?|conditions|tos|eula|bound|rules|guidelines|polic(?:y|ies)|notice"
     r"|changes?|modifications?|revisions?|updated? (?:version|terms)|contract|binding)\b",
     re.IGNORECASE,

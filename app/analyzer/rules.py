@@ -27,16 +27,17 @@ class LazyPattern:
     rule's signals only through its gates. Two threads may both compile it once: same result.
     """
 
-    __slots__ = ("_compiled", "source")
+    __slots__ = ("_compiled", "flags", "source")
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, flags: int = 0) -> None:
         self.source = source
+        self.flags = flags
         self._compiled: re.Pattern[str] | None = None
 
     def search(self, text: str) -> re.Match[str] | None:
         compiled = self._compiled
         if compiled is None:
-            compiled = self._compiled = rx(self.source)
+            compiled = self._compiled = rx(self.source, self.flags)
         return compiled.search(text)
 
 
@@ -86,13 +87,13 @@ class DocumentRule:
 _GAP = re.compile(r"~(\d+)~")
 
 
-def rx(pattern: str) -> re.Pattern[str]:
+def rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """Compile, expanding `~N~` into "then up to N more words".
 
     The gap tolerates punctuation, and as word and non-word runs alternate it can match in only
     one way, so it cannot backtrack badly.
     """
-    return re.compile(_GAP.sub(lambda gap: rf"(?:\W+\w+){{0,{gap.group(1)}}}?\W+", pattern))
+    return re.compile(_GAP.sub(lambda gap: rf"(?:\W+\w+){{0,{gap.group(1)}}}?\W+", pattern), flags)
 
 
 def signal(

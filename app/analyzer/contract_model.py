@@ -98,10 +98,9 @@ class ContractModel(SentenceModel):
 
 
 def read(directory: Path = MODELS_DIR) -> ContractModel:
-    words = read_model(CORPUS, directory)
-    path = chars_path(directory)
-    chars = ContractChars.from_json(path.read_text(encoding="utf-8")) if path.exists() else None
-    return with_chars(words, chars)
+    # The thresholds in the word model were chosen with the character part: both or neither.
+    chars = ContractChars.from_json(chars_path(directory).read_text(encoding="utf-8"))
+    return with_chars(read_model(CORPUS, directory), chars)
 
 
 def with_chars(words: SentenceModel, chars: ContractChars | None) -> ContractModel:

@@ -63,7 +63,7 @@ eval: install ## held-out figures on real Terms of Service and contracts (minute
 	$(RUN) python -m tests.eval_cuad
 	$(RUN) python -m tests.analyzer_eval
 
-train-analyzer: install ## retrain the learned sentence models (rewrites app/analyzer/models/*.json and claudette.chars)
+train-analyzer: install ## retrain the learned sentence models (rewrites app/analyzer/models/*.json and *.chars)
 	$(RUN) python -m scripts.train_analyzer
 
 bench: install ## the product against the article's reference (6-10 min; writes docs/performance.md)

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
+from app.analyzer.contract_model import ContractModel, chars_path
 from app.analyzer.learned import SentenceModel, featurise, model_path
 from app.analyzer.normalise import fold, squash
 from scripts.cuad_corpus import CATEGORIES as CUAD_CATEGORIES
@@ -319,9 +320,15 @@ def fit(corpus: Corpus, documents: Sequence[LabelledDocument]) -> SentenceModel:
     return SentenceModel.from_json(replace(model, thresholds=thresholds).to_json())
 
 
-def train(name: str) -> str:
+def artifacts(name: str) -> dict[Path, str]:
+    """Path -> text of every artifact of this corpus: the word model, and the contract model's
+    character part (`app.analyzer.contract_model.chars_path`) when it has one."""
     corpus = CORPORA[name]
-    return fit(corpus, corpus.load()).to_json()
+    model = fit(corpus, corpus.load())
+    out = {model_path(name): model.to_json()}
+    if isinstance(model, ContractModel) and model.chars is not None:
+        out[chars_path()] = model.chars.to_json()
+    return out
 
 
 def main() -> None:
@@ -337,15 +344,14 @@ def main() -> None:
 
             stale.extend(train_tos.write(check=arguments.check))
             continue
-        text = train(name)
-        path = model_path(name)
-        if arguments.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                stale.append(name)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path.relative_to(ROOT)} ({len(text.encode()) // 1024} KiB)")
+        for path, text in artifacts(name).items():
+            if arguments.check:
+                if not path.exists() or path.read_text(encoding="utf-8") != text:
+                    stale.append(str(path.relative_to(ROOT)))
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path.relative_to(ROOT)} ({len(text.encode()) // 1024} KiB)")
     if stale:
         sys.exit(f"stale sentence models (run make train-analyzer): {', '.join(stale)}")
 

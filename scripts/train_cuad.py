@@ -1,7 +1,8 @@
 """Fitting the contract model (corpus `cuad`): weights, then per-kind thresholds chosen end to end.
 
 The weights are fitted as for every corpus (`scripts.train_analyzer`), each kind on the sentences
-its gate opens and on the sentence after each of them in the same clause (`open_to_next`). The
+its gate opens and on the sentence after each of them in the same clause (`open_to_next`); the
+kinds of `CHAR_KINDS` are then refitted on word and hashed character grams together. The
 thresholds are chosen from the training contracts alone, the way the evaluation scores the
 analyzer: the training contracts are split five ways by contract, each fifth is read by a model
 trained on the other four, *together with the contract rules* (a model finding a rule already
@@ -20,26 +21,36 @@ and at 0.55 with the earlier three-fold split R 0.62 / P 0.53.)
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
 
 from app.analyzer.categories import category_of
+from app.analyzer.chargrams import grams
 from app.analyzer.clauses import split_clauses
 from app.analyzer.contract_model import (
+    ContractChars,
+    ContractModel,
+    candidate_scores,
     candidates,
     columns_of,
     open_to_next,
     select,
     sentence_contexts,
     shadowed,
+    with_chars,
 )
 from app.analyzer.engine import find_hits
 from app.analyzer.learned import SentenceModel, featurise
 from app.analyzer.normalise import fold
+from app.analyzer.tos_model import CharPart
 from scripts.cuad_corpus import Contract, lands_on_any, load_contracts
 
 if TYPE_CHECKING:
@@ -59,6 +70,15 @@ other kinds pay for it (`mu` rises until all kinds together reach `PRECISION` ag
 FLOOR_PRECISION = 0.3
 FLOOR_CLAUSES = 8
 
+CHAR_KINDS = ("ip_assignment", "non_compete")
+"""Kinds whose model also reads hashed character n-grams of the sentence (`app.analyzer.chargrams`),
+fitted together with the word grams, each block scaled to unit length."""
+CHAR_C = 16.0
+"""Inverse regularisation of those kinds' joint fit (the word model's C)."""
+CHAR_BITS = 18
+CHAR_MIN_DF = 3
+"""A character bucket is read only when it occurs in at least this many training contracts."""
+
 Counts = tuple[int, int, int, int]
 """Clauses found, labelled clauses, findings landed, findings."""
 
@@ -68,14 +88,14 @@ def _contracts() -> dict[str, Contract]:
     return {contract.name: contract for contract in load_contracts()}
 
 
-def fit_documents(corpus: Corpus, documents: Sequence[LabelledDocument]) -> SentenceModel:
+def fit_documents(corpus: Corpus, documents: Sequence[LabelledDocument]) -> ContractModel:
     """Weights only, each sentence read with the context the analyzer gives it
     (`sentence_contexts`)."""
     from scripts.train_analyzer import _fit_weights, _gated
 
     gated = _gated(corpus, documents) or []
     opened: list[frozenset[str]] = []
-    features, labels, owners = [], [], []
+    features, labels, owners, texts = [], [], [], []
     for number, document in enumerate(documents):
         clauses = split_clauses(document.text)
         contexts = sentence_contexts(clauses)
@@ -90,12 +110,89 @@ def fit_documents(corpus: Corpus, documents: Sequence[LabelledDocument]) -> Sent
             features.append(featurise(text, before))
             labels.append(sentence.labels)
             owners.append(number)
+            texts.append(text)
     model = _fit_weights(corpus, features, labels, owners, opened if gated else None)
-    # The artifact rounds; the evaluation must score exactly what would ship.
-    return SentenceModel.from_json(model.to_json())
+    chars = None
+    if CHAR_KINDS and gated:
+        model, chars = _fit_chars(corpus, model, features, labels, owners, opened, texts)
+    # The artifacts round; the evaluation must score exactly what would ship.
+    return _round_trip(model, chars)
 
 
-def fit_contracts(corpus: Corpus, documents: Sequence[LabelledDocument]) -> SentenceModel:
+def _round_trip(model: SentenceModel, chars: ContractChars | None) -> ContractModel:
+    words = SentenceModel.from_json(model.to_json())
+    return with_chars(words, None if chars is None else ContractChars.from_json(chars.to_json()))
+
+
+def _fit_chars(
+    corpus: Corpus,
+    model: SentenceModel,
+    features: list[Counter[str]],
+    labels: list[frozenset[str]],
+    owners: list[int],
+    opened: list[frozenset[str]],
+    texts: list[str],
+) -> tuple[SentenceModel, ContractChars]:
+    """Refit each kind of `CHAR_KINDS` on word and character grams together, over the sentences
+    its gate opens; the character buckets are those of the sentences any of these kinds read."""
+    from scripts.train_analyzer import SEED, tfidf_matrix
+
+    wanted = set(CHAR_KINDS)
+    rows = [i for i, kinds in enumerate(opened) if wanted & kinds]
+    words = tfidf_matrix([features[i] for i in rows], model.vocabulary, model.idf)
+    characters, char_idf = _char_block(
+        [fold(texts[i]) for i in rows], np.asarray([owners[i] for i in rows], dtype=np.int64)
+    )
+    matrix = sparse.hstack([words, characters], format="csr")
+    width = len(model.vocabulary)
+    weights, bias = model.weights.copy(), model.bias.copy()
+    char_weights = np.zeros((characters.shape[1], len(CHAR_KINDS)))
+    for j, kind in enumerate(CHAR_KINDS):
+        k = corpus.categories.index(kind)
+        chosen = np.asarray([kind in opened[i] for i in rows])
+        target = np.asarray([kind in labels[i] for i in rows])[chosen]
+        if target.all() or not target.any():
+            continue
+        classifier = LogisticRegression(
+            C=CHAR_C, solver="liblinear", class_weight="balanced", random_state=SEED
+        )
+        classifier.fit(matrix[chosen], target)
+        weights[:, k] = classifier.coef_[0][:width]
+        char_weights[:, j] = classifier.coef_[0][width:]
+        bias[k] = classifier.intercept_[0]
+    part = CharPart.from_dense(CHAR_BITS, char_idf, char_weights, 0.0, 0.0)
+    return replace(model, weights=weights, bias=bias), ContractChars(CHAR_KINDS, part)
+
+
+def _char_block(
+    folded: list[str], owners: npt.NDArray[np.int64]
+) -> tuple[sparse.csr_matrix, npt.NDArray[np.float64]]:
+    """The same TF-IDF `CharPart.scores` computes: every occurrence counts, unit length over
+    the occurrences; buckets seen in fewer than `CHAR_MIN_DF` contracts get IDF 0 (unread)."""
+    size = 1 << CHAR_BITS
+    count = len(folded)
+    if not count:
+        return sparse.csr_matrix((0, size)), np.zeros(size)
+    sentence_of, buckets = grams(folded, CHAR_BITS)
+    in_documents = np.unique(owners[sentence_of] * size + buckets) % size
+    kept = np.bincount(in_documents, minlength=size) >= CHAR_MIN_DF
+    in_sentences = np.unique(sentence_of * size + buckets) % size
+    sentence_frequency = np.bincount(in_sentences, minlength=size)
+    idf = np.where(kept, np.log((1 + count) / (1 + sentence_frequency)) + 1.0, 0.0)
+    # What the artifact stores (float16): training must see the same numbers as inference.
+    idf = idf.astype("<f2").astype(np.float64)
+    read = idf[buckets] > 0
+    sentence_of, buckets = sentence_of[read], buckets[read]
+    values = idf[buckets]
+    norms = np.sqrt(np.bincount(sentence_of, values * values, minlength=count))
+    matrix = sparse.csr_matrix(
+        (values / norms[sentence_of], (sentence_of, buckets)), shape=(count, size)
+    )
+    matrix.sum_duplicates()
+    return matrix, idf
+
+
+def fit_contracts(corpus: Corpus, documents: Sequence[LabelledDocument]) -> ContractModel:
     model = fit_documents(corpus, documents)
     curves: dict[str, list[Counts]] = {k: [(0, 0, 0, 0)] * len(GRID) for k in corpus.categories}
     for part in range(INNER_FOLDS):
@@ -106,7 +203,7 @@ def fit_contracts(corpus: Corpus, documents: Sequence[LabelledDocument]) -> Sent
             _add(curves, _curves(_contracts()[document.name], inner))
     thresholds = choose(curves)
     vector = np.asarray([thresholds.get(k, 0.0) for k in model.categories])
-    return SentenceModel.from_json(replace(model, thresholds=vector).to_json())
+    return _round_trip(replace(model, thresholds=vector), model.chars)
 
 
 def _add(total: dict[str, list[Counts]], more: dict[str, list[Counts]]) -> None:
@@ -128,7 +225,7 @@ def _curves(contract: Contract, model: SentenceModel) -> dict[str, list[Counts]]
         for hit in find_hits(content, "contract", {model.corpus: silent})
     ]
     found, contexts = candidates(content, folded, split_clauses(content))
-    scores = model.scores([c.text for c in found], folded=True, contexts=contexts)
+    scores = candidate_scores(model, found, contexts)
     labelled = {
         kind: sorted((start, end) for label, start, end in contract.clauses if label == kind)
         for kind in columns

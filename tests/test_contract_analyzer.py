@@ -15,7 +15,11 @@ from app.analyzer.contract_model import (
     CORPUS,
     EXTEND_MARGIN,
     Candidate,
+    ContractChars,
+    candidate_scores,
     candidates,
+    chars_path,
+    load,
     open_to_next,
     select,
 )
@@ -24,7 +28,8 @@ from app.analyzer.learned import SentenceModel
 from app.analyzer.normalise import fold
 from app.schemas import Category, RiskLevel
 from scripts import train_cuad
-from scripts.train_cuad import GRID, choose
+from scripts.train_analyzer import CORPORA
+from scripts.train_cuad import CHAR_KINDS, GRID, choose, fit_documents
 
 CUAD = Path(__file__).resolve().parents[1] / "data" / "cuad" / "cuad_dev.json"
 CUAD_CATEGORIES = {Category(slug) for slug in KINDS}
@@ -294,3 +299,47 @@ def test_a_kind_is_held_at_half_its_clauses_and_the_others_pay(
     free = choose({"strong": strong, "weak": weak})
     assert free["weak"] > held["weak"]
     assert free["strong"] < held["strong"]
+
+
+_INVENTIONS = (
+    "11. Inventions. Consultant hereby assigns to the Company all right, title and interest in "
+    "and to every invention conceived in performing the Services, and shall execute any document "
+    "needed to perfect it.\n\n12. Notices. All notices shall be in writing and delivered by "
+    "hand to the addresses above. Either party may terminate this Agreement on thirty days' "
+    "written notice."
+)
+
+
+def test_character_grams_score_their_kinds_only_on_the_sentences_those_kinds_read() -> None:
+    model = load()
+    assert model.chars is not None
+    assert model.chars.kinds == CHAR_KINDS
+    found, contexts = candidates(_INVENTIONS, fold(_INVENTIONS), split_clauses(_INVENTIONS))
+    scores = candidate_scores(model, found, contexts)
+    words = model.scores([c.text for c in found], folded=True, contexts=contexts)
+    columns = [model.categories.index(kind) for kind in CHAR_KINDS]
+    others = [k for k in range(len(model.categories)) if k not in columns]
+    read = [row for row, c in enumerate(found) if set(CHAR_KINDS) & set(c.kinds)]
+    assert read
+    assert len(read) < len(found)  # the termination sentence
+    assert (scores[read][:, columns] != words[read][:, columns]).all()
+    assert (scores[:, others] == words[:, others]).all()
+    unread = [row for row in range(len(found)) if row not in read]
+    assert (scores[unread] == words[unread]).all()
+
+
+def test_the_character_part_round_trips_to_the_same_bytes() -> None:
+    committed = chars_path().read_text(encoding="utf-8")
+    assert ContractChars.from_json(committed).to_json() == committed
+
+
+@pytest.mark.slow
+def test_training_with_character_grams_is_reproducible() -> None:
+    corpus = CORPORA["cuad"]
+    documents = sorted(corpus.load(), key=lambda d: d.name)[:12]
+    first, second = fit_documents(corpus, documents), fit_documents(corpus, documents)
+    assert first.to_json() == second.to_json()
+    assert first.chars is not None
+    assert second.chars is not None
+    assert first.chars.to_json() == second.chars.to_json()
+    assert first.chars.part.idf.any()

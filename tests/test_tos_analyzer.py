@@ -130,16 +130,18 @@ def test_half_a_million_characters_in_under_a_second_of_cpu(texts: list[str]) ->
 def test_the_offline_model_is_built_with_every_analyzer_model_read() -> None:
     # Built in a worker thread at start-up: the first Terms of Service analysis must not read
     # the character part of its model on the event loop.
-    from app.analyzer import learned
+    from app.analyzer import contract_model, learned
     from app.config import Settings
     from app.llm import build_chat_model
 
     tos_model.load.cache_clear()
+    contract_model.load.cache_clear()
     learned.load.cache_clear()
     build_chat_model(Settings(llm_provider="local"))
     assert tos_model.load.cache_info().currsize == 1
-    # The contract model; the Terms of Service model's word part is read by its own loader only.
-    assert learned.load.cache_info().currsize == len(list(learned.MODELS_DIR.glob("*.json"))) - 1
+    # The contract model (its word and character parts) is read by its own loader too.
+    assert contract_model.load.cache_info().currsize == 1
+    assert learned.load.cache_info().currsize == len(list(learned.MODELS_DIR.glob("*.json"))) - 2
 
 
 def _line_texts(text: str) -> list[str]:

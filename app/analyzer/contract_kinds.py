@@ -328,7 +328,10 @@ GATES: dict[str, str] = {
     ),
     "covenant_not_to_sue": r"challeng|contest| sue\b|suit|attack|impair|validity|dispute|claim",
     "exclusivity": r"exclusiv| sole\b| only\b|solely| other\b",
-    "ip_assignment": r"assign|owner| title\b|property|vest|works?\s+made\s+for\s+hire|belong",
+    "ip_assignment": (
+        r"assign|owner|\bowns?\b|\bowned\b| title\b|property|vest|works?\s+made\s+for\s+hire"
+        r"|belong"
+    ),
     "liability_cap": r"liab|damages|exceed",
     "liquidated_damages": r"liquidated|penalt| fee\b|damages|forfeit",
     "most_favored_nation": r"favo|lowest|best\s+price|more\s+advantageous|no\s+less|better\s+terms",

@@ -5,14 +5,17 @@ contains that kind's gate words (`GATES`, the same gates the model was trained b
 model's score clears the kind's threshold. Neighbouring sentences of one clause flagged with the
 same kind make one finding, quoted from the first to the last of them, so a reviewer sees the
 clause once; once a clause has a finding of a kind, its other sentences read as that kind join it
-a little below the threshold (`EXTEND_MARGIN`).
+a little below the threshold (`EXTEND_MARGIN`). A few kinds also read hashed character n-grams
+(`ContractChars`, the artifact `models/cuad.chars`), on the sentences their gates open.
 """
 
+import json
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -20,9 +23,10 @@ import numpy.typing as npt
 from app.analyzer.categories import category_of
 from app.analyzer.clauses import Clause, Span
 from app.analyzer.contract_kinds import GATES, KINDS, states_a_cap
-from app.analyzer.learned import SentenceModel, load
+from app.analyzer.learned import MODELS_DIR, SentenceModel, read_model
 from app.analyzer.normalise import squash
 from app.analyzer.rules import Verdict
+from app.analyzer.tos_model import CharPart
 
 CORPUS = "cuad"
 OUTRANKED_BY = {"liability_cap": "uncapped_liability"}
@@ -51,6 +55,91 @@ RETIRED_ON_CONTRACTS = frozenset(
 (CUAD, 150 contracts): on `contract` documents the model reports these kinds alone. The rules
 still serve the other document types, and contracts read without this model. (The uncapped
 liability rule, 4 findings on CUAD, stays: it reads "shall in no event be limited" right.)"""
+
+
+CHARS_FORMAT = "contract-chargrams-1"
+
+
+def chars_path(directory: Path = MODELS_DIR) -> Path:
+    # Not *.json: the shared loader reads every *.json as a word model.
+    return directory / f"{CORPUS}.chars"
+
+
+@dataclass(frozen=True, slots=True)
+class ContractChars:
+    """Hashed character n-grams (`app.analyzer.chargrams`) for a few kinds only: the kinds whose
+    wording varies most, where they read better than word grams alone."""
+
+    kinds: tuple[str, ...]
+    part: CharPart
+    """Its weight columns are `kinds`, in that order."""
+
+    def to_json(self) -> str:
+        head = {"format": CHARS_FORMAT, "kinds": list(self.kinds)}
+        return json.dumps(head) + "\n" + self.part.to_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> "ContractChars":
+        head_line, _, rest = text.partition("\n")
+        head = json.loads(head_line)
+        if head.get("format") != CHARS_FORMAT:
+            raise ValueError(f"unknown contract character-model format {head.get('format')!r}")
+        part = CharPart.from_json(rest)
+        if part.weights.shape[1] != len(head["kinds"]):
+            raise ValueError("the contract character model's columns are not its kinds")
+        return cls(tuple(head["kinds"]), part)
+
+
+@dataclass(frozen=True, slots=True)
+class ContractModel(SentenceModel):
+    """The word model, plus the character part of the kinds that have one."""
+
+    chars: ContractChars | None = None
+
+
+def read(directory: Path = MODELS_DIR) -> ContractModel:
+    # The thresholds in the word model were chosen with the character part: both or neither.
+    chars = ContractChars.from_json(chars_path(directory).read_text(encoding="utf-8"))
+    return with_chars(read_model(CORPUS, directory), chars)
+
+
+def with_chars(words: SentenceModel, chars: ContractChars | None) -> ContractModel:
+    return ContractModel(
+        corpus=words.corpus,
+        categories=words.categories,
+        vocabulary=words.vocabulary,
+        idf=words.idf,
+        weights=words.weights,
+        bias=words.bias,
+        thresholds=words.thresholds,
+        chars=chars,
+    )
+
+
+@cache
+def load(corpus: str = CORPUS) -> ContractModel:
+    """Read once per process, on first use (never at import)."""
+    if corpus != CORPUS:
+        raise ValueError(f"the contract model is {CORPUS!r}, not {corpus!r}")
+    return read()
+
+
+def candidate_scores(
+    model: SentenceModel, found: Sequence["Candidate"], contexts: Sequence[str]
+) -> npt.NDArray[np.float64]:
+    """(candidates, categories) decision values: the word model's, plus the character part's
+    for its kinds, computed only on the sentences those kinds' gates open."""
+    scores = model.scores([c.text for c in found], folded=True, contexts=contexts)
+    chars = model.chars if isinstance(model, ContractModel) else None
+    if chars is None or not found:
+        return scores
+    wanted = set(chars.kinds)
+    rows = [i for i, candidate in enumerate(found) if wanted.intersection(candidate.kinds)]
+    if rows:
+        columns = [model.categories.index(kind) for kind in chars.kinds]
+        extra = chars.part.scores([found[i].text for i in rows])
+        scores[np.ix_(rows, columns)] += extra
+    return scores
 
 
 def gives_way(rule_id: str, model: SentenceModel) -> bool:
@@ -214,7 +303,7 @@ def contract_findings(
     found, contexts = candidates(content, folded, clauses)
     if not found:
         return []
-    scores = model.scores([c.text for c in found], folded=True, contexts=contexts)
+    scores = candidate_scores(model, found, contexts)
     chosen = select(found, scores, columns_of(model), model.thresholds)
     return [KindFinding(slug, KINDS[slug].grade(text), span) for slug, span, text in chosen]
 

@@ -11,8 +11,9 @@ from app.analyzer.clauses import Clause, Span, split_clauses, trimmed
 from app.analyzer.contract_kinds import KINDS
 from app.analyzer.contract_model import CORPUS as CONTRACT_MODEL
 from app.analyzer.contract_model import contract_findings, gives_way, shadowed
+from app.analyzer.contract_model import load as load_contract_model
 from app.analyzer.document_types import CONTRACT, GENERAL, normalise_document_type
-from app.analyzer.learned import SentenceModel, load
+from app.analyzer.learned import SentenceModel
 from app.analyzer.learned_sets import LearnedSet, learned_set_for
 from app.analyzer.normalise import fold, squash
 from app.analyzer.rules import STRONG, DocumentRule, Rule, Verdict
@@ -372,7 +373,7 @@ def _find_hits(
         learned_hits = list(_learned_hits(content, folded, learned, model, sentences))
     contract_model: SentenceModel | None = None
     if kind in (CONTRACT, GENERAL):
-        contract_model = models.get(CONTRACT_MODEL) or load(CONTRACT_MODEL)
+        contract_model = models.get(CONTRACT_MODEL) or load_contract_model(CONTRACT_MODEL)
     if kind == CONTRACT and contract_model is not None:
         rules = tuple(r for r in rules if not gives_way(r.id, contract_model))
     hits = [

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from app.analyzer import catalogue_tos, tos_model
+from app.analyzer import catalogue_tos, contract_model, tos_model
 from app.analyzer.document_types import TERMS_OF_SERVICE
 from app.analyzer.learned import MODELS_DIR, Advice, SentenceModel, load
 
@@ -49,5 +49,6 @@ def load_models() -> None:
     start-up), so that no analysis pays for one on the event loop. Each corpus is read once, by
     its own loader (a learned set's model may be more than the plain word model)."""
     loaders = {learned.corpus: learned.load for learned in SETS.values()}
+    loaders[contract_model.CORPUS] = contract_model.load
     for path in sorted(MODELS_DIR.glob("*.json")):
         loaders.get(path.stem, load)(path.stem)

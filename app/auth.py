@@ -5,12 +5,12 @@ import math
 import re
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import String, bindparam, delete, text
+from sqlalchemy import Table, bindparam, delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import telemetry
@@ -18,7 +18,7 @@ from app.config import Settings
 from app.db import SessionMaker, driver_write
 from app.deps import EngineDep, SettingsDep
 from app.errors import unauthorized
-from app.models import UsedJti, UTCDateTime, utcnow
+from app.models import UsedJti, utcnow
 from app.schemas import TokenPayload
 from app.scope import TOKEN_CLAIMS, USER
 
@@ -134,10 +134,14 @@ def _reason(exc: Exception) -> str:
 
 
 # A replay writes nothing instead of raising: no error path, and the connection stays pooled.
+_USED_JTIS = cast(Table, UsedJti.__table__)
 _INSERT_JTI = text(
-    f"INSERT INTO {UsedJti.__tablename__} (jti, expires_at) VALUES (:jti, :expires_at) "  # noqa: S608
+    f"INSERT INTO {_USED_JTIS.name} (jti, expires_at) VALUES (:jti, :expires_at) "  # noqa: S608
     "ON CONFLICT DO NOTHING"
-).bindparams(bindparam("jti", type_=String()), bindparam("expires_at", type_=UTCDateTime()))
+).bindparams(
+    bindparam("jti", type_=_USED_JTIS.c.jti.type),
+    bindparam("expires_at", type_=_USED_JTIS.c.expires_at.type),
+)
 
 
 async def consume_jti(engine: AsyncEngine, jti: str, exp: float) -> bool:

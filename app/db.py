@@ -1,4 +1,5 @@
-"""Engine and session factory, built in the lifespan (`app.deps` hands them to routes)."""
+"""Engine and session factory, built in the lifespan (`app.deps` hands them to routes); what a
+database error is; and the driver-level path of the writes before an analysis's first token."""
 
 import functools
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -79,19 +80,28 @@ def single_statement(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncCo
 
 
 class DriverError(Exception):
-    """A driver's own exception from a statement run on its connection, carrying its class name
-    only: a driver's message can quote the statement's parameters."""
+    """A driver's own exception from a statement run on its connection. It keeps the driver's
+    class name only: a driver's message can quote the statement's parameters (document text)."""
+
+    def __init__(self, driver_class: str) -> None:
+        super().__init__(driver_class)
+        self.driver_class = driver_class
+
+
+DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError, DriverError)
+"""A database that cannot be reached or refuses a statement: a 503 `database_unavailable`."""
 
 
 def error_name(exc: BaseException) -> str:
     """What a log line may say of a database error: its class, the driver's for `DriverError`."""
-    return str(exc) if isinstance(exc, DriverError) else type(exc).__name__
+    return exc.driver_class if isinstance(exc, DriverError) else type(exc).__name__
 
 
 # The statements on the path of every analysis's first token (a token id's single use, the
 # start row) run on the driver's own connection: SQLAlchemy's execution path costs about
 # 0.2 ms of CPU per statement there and, on SQLite, two more thread hops, out of about 2 ms to
-# the first token at C=1 (measured). SQLAlchemy still compiles them and binds their parameters.
+# the first token at C=1 (measured). SQLAlchemy still compiles them and binds their parameters;
+# the rows they return are the driver's own values.
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,18 +113,38 @@ class DriverStatement:
     binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
 
     def parameters(self, arguments: dict[str, Any]) -> list[Any]:
-        values = self.compiled.construct_params(arguments) or {}
+        values = self.compiled.construct_params(arguments, escape_names=False)
         return [bind(values[name]) if bind else values[name] for name, bind in self.binds]
 
 
 @functools.cache
 def driver_statement(statement: ClauseElement, dialect: Dialect) -> DriverStatement:
+    """Compiled once per (statement, dialect): for module-level statements only."""
     compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+    if (
+        compiled.insert_prefetch
+        or compiled.update_prefetch
+        or compiled.post_compile_params
+        or compiled.literal_execute_params
+    ):
+        # What SQLAlchemy adds when it executes (Python-side defaults, expanded IN lists)
+        # would be missing here: such a statement takes SQLAlchemy's own path.
+        raise ValueError("the statement needs SQLAlchemy's execution path")
     binds = tuple(
         (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
         for name in compiled.positiontup or ()
     )
     return DriverStatement(str(compiled), compiled, binds)
+
+
+def _driver_errors(dialect: Dialect) -> tuple[type[Exception], ...]:
+    if dialect.name == "postgresql":
+        import asyncpg  # type: ignore[import-untyped]
+
+        return (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+    import sqlite3
+
+    return (sqlite3.Error,)
 
 
 @asynccontextmanager
@@ -128,9 +158,7 @@ async def _driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
             yield driver
         except BaseException as exc:
             await connection.invalidate()
-            if isinstance(exc, Exception) and not isinstance(
-                exc, SQLAlchemyError | OSError | TimeoutError
-            ):
+            if isinstance(exc, _driver_errors(engine.dialect)):
                 raise DriverError(type(exc).__name__) from None
             raise
 
@@ -146,16 +174,20 @@ async def driver_write(
     async with _driver_connection(engine) as driver:
         if engine.dialect.name == "postgresql":
             status: str = await driver.execute(prepared.sql, *values)
-            return int(status.rsplit(" ", 1)[-1])
-        cursor = await driver.execute(prepared.sql, values)
-        await driver.commit()
-        return int(cursor.rowcount)
+        else:
+            cursor = await driver.execute(prepared.sql, values)
+            await driver.commit()
+            return int(cursor.rowcount)
+    # asyncpg's command tag: "INSERT 0 <rows>", "UPDATE <rows>", "DELETE <rows>".
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def driver_fetchrow(
     engine: AsyncEngine, statement: ClauseElement, arguments: dict[str, Any]
 ) -> Sequence[Any]:
-    """PostgreSQL: run one statement in autocommit on asyncpg's connection; its one row."""
+    """PostgreSQL only: run one statement in autocommit on asyncpg's connection; its one row."""
+    if engine.dialect.name != "postgresql":
+        raise ValueError("driver_fetchrow runs on PostgreSQL")
     prepared = driver_statement(statement, engine.dialect)
     values = prepared.parameters(arguments)
     async with _driver_connection(engine) as driver:

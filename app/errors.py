@@ -136,10 +136,9 @@ def error_response(
 
 def install_error_handlers(app: "FastAPI") -> None:
     from fastapi.exceptions import RequestValidationError
-    from sqlalchemy.exc import SQLAlchemyError
     from starlette.exceptions import HTTPException
 
-    from app.db import DriverError, error_name
+    from app.db import DATABASE_ERRORS, error_name
     from app.request_id import request_id_of
 
     async def app_error(request: "Request", exc: Exception) -> JSONResponse:
@@ -182,11 +181,9 @@ def install_error_handlers(app: "FastAPI") -> None:
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(SQLAlchemyError, database_error)
-    app.add_exception_handler(DriverError, database_error)
     # The drivers raise the OS's own errors when the server cannot be reached at all (asyncpg's
     # ConnectionRefusedError is no SQLAlchemyError); in a request, only the database does I/O
     # that can fail this way (the model's failures are mapped where it is called).
-    app.add_exception_handler(OSError, database_error)
-    app.add_exception_handler(TimeoutError, database_error)
+    for error in DATABASE_ERRORS:
+        app.add_exception_handler(error, database_error)
     app.add_exception_handler(Exception, unexpected_error)

@@ -1,5 +1,6 @@
-"""The engine: SQLite's pool skips the reset rollback only when no transaction is open, and the
-start row's commit does not wait for the disk on either database."""
+"""The engine: SQLite's pool skips the reset rollback only when no transaction is open; the start
+row's commit does not wait for the disk on either database; a write before the first token that
+fails is a 503 that quotes nothing, and its connection is not pooled again."""
 
 import functools
 import logging
@@ -13,6 +14,7 @@ from app.analyses.repository import ANALYSES, Limits, start_analysis
 from app.db import create_engine
 from app.errors import AppError
 from app.schemas import AnalyseRequest, TokenPayload
+from tests.conftest import Factory, bearer, make_settings, running_client
 
 
 async def test_a_connection_returned_inside_a_transaction_is_rolled_back(tmp_path: Path) -> None:
@@ -142,4 +144,76 @@ async def test_a_failed_start_is_a_503_and_its_connection_is_not_pooled_again(
         assert row.content_chars == len(document)
         assert row.created_at.tzinfo is not None
     finally:
+        await engine.dispose()
+
+
+PROBES = {
+    "sqlite": (
+        [
+            "CREATE TRIGGER probe_analyses BEFORE INSERT ON analyses "
+            "WHEN NEW.content LIKE '%SECRET%' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            "CREATE TRIGGER probe_jtis BEFORE INSERT ON used_jtis "
+            "WHEN NEW.jti LIKE 'refused-%' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        ],
+        ["DROP TRIGGER IF EXISTS probe_analyses", "DROP TRIGGER IF EXISTS probe_jtis"],
+    ),
+    # SQLite quotes no value in its errors; a CHECK violation's DETAIL on PostgreSQL quotes the
+    # whole row, the document with it.
+    "postgresql": (
+        [
+            "ALTER TABLE analyses ADD CONSTRAINT probe_analyses "
+            "CHECK (content IS NULL OR content NOT LIKE '%SECRET%') NOT VALID",
+            "ALTER TABLE used_jtis ADD CONSTRAINT probe_jtis "
+            "CHECK (jti NOT LIKE 'refused-%') NOT VALID",
+        ],
+        [
+            "ALTER TABLE analyses DROP CONSTRAINT IF EXISTS probe_analyses",
+            "ALTER TABLE used_jtis DROP CONSTRAINT IF EXISTS probe_jtis",
+        ],
+    ),
+}
+
+
+async def test_a_write_the_database_refuses_is_a_503_that_quotes_nothing(
+    database_url: str, token: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database's refusal quotes the document (or the token id): the 503 and the log line
+    name the driver's error class only."""
+    engine = create_engine(database_url)
+    create, drop = PROBES[engine.dialect.name]
+    document = "The supplier may terminate at any time. SECRET-CLAUSE-TEXT"
+    try:
+        async with engine.begin() as connection:
+            for statement in create:
+                await connection.exec_driver_sql(statement)
+        caplog.set_level(logging.INFO)
+        with pytest.raises(AppError) as refused:
+            await start_analysis(
+                engine,
+                user=TokenPayload(sub="s", org="probe", role="analyst", exp=2**31),
+                body=AnalyseRequest(content=document, document_type="contract"),
+                provider="local",
+                model="m",
+                request_id=None,
+                store_content=True,
+                limits=Limits(10, 10, 300),
+            )
+        assert refused.value.failure.code == "database_unavailable"
+        async with running_client(make_settings(database_url)) as client:
+            response = await client.get(
+                "/v1/me", headers=bearer(token(jti=f"refused-{uuid.uuid4().hex}"))
+            )
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "database_unavailable"
+        logged = "\n".join(r.getMessage() for r in caplog.records)
+        assert "SECRET" not in logged
+        assert "refused-" not in logged
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert errors[0] == "could not record the analysis: " + (
+            "IntegrityError" if engine.dialect.name == "sqlite" else "CheckViolationError"
+        )
+    finally:
+        async with engine.begin() as connection:
+            for statement in drop:
+                await connection.exec_driver_sql(statement)
         await engine.dispose()

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from devtools.processes import ROOT, clean_env, free_port
+from devtools.waiting import eventually
 from tests.conftest import TEST_SECRET, migrate
 from tests.service_process import ServiceProcess
 from tests.test_startup import run_probe
@@ -26,8 +27,9 @@ preload(load_settings())
 watched = ("fastapi", "sqlalchemy", "app.application", "app.main", "openai", "langchain_openai",
            "langchain_core", "langsmith", "httpx2", "app.analyzer", "numpy")
 frozen = "frozen" if gc.isenabled() and gc.get_freeze_count() > 100_000 else "not-frozen"
-models = "models-read" if "app.analyzer.learned" in sys.modules and (
-    sys.modules["app.analyzer.learned"].load.cache_info().currsize
+loaders = ("app.analyzer.tos_model", "app.analyzer.contract_model")
+models = "models-read" if all(
+    name in sys.modules and sys.modules[name].load.cache_info().currsize for name in loaders
 ) else "no-models"
 names = " ".join(sorted(n for n in watched if n in sys.modules))
 print(len(os.listdir("/proc/self/task")), len(os.listdir("/proc/self/fd")), frozen, models, names)
@@ -81,6 +83,12 @@ async def test_workers_are_forked_and_a_dead_one_is_replaced(tmp_path: Path) -> 
             # Forked, not spawned: the same command line as the supervisor's.
             cmdline = Path(f"/proc/{worker}/cmdline").read_bytes()
             assert cmdline == Path(f"/proc/{supervisor}/cmdline").read_bytes()
+        # Both serving before one is killed: one killed while it starts never says it started.
+        await eventually(
+            lambda: service.output().count("Application startup complete.") == 2,
+            within=60,
+            what="both workers serving",
+        )
         victim = min(workers)
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 60

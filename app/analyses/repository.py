@@ -23,14 +23,13 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 from sqlalchemy.types import TypeEngine
 
 from app.db import (
-    DriverError,
+    DATABASE_ERRORS,
     SessionMaker,
     driver_fetchrow,
     driver_write,
@@ -45,7 +44,6 @@ logger = logging.getLogger("app.analyses")
 
 DB_TIMEOUT_SECONDS = 30.0
 OUTCOME_NOT_RECORDED = "outcome_not_recorded"
-DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError, DriverError)
 
 
 @dataclass(slots=True)
@@ -176,7 +174,10 @@ async def _start_on_postgresql(engine: AsyncEngine, arguments: dict[str, Any]) -
 
 async def _start_on_sqlite(engine: AsyncEngine, arguments: dict[str, Any]) -> Counts:
     """One INSERT ... SELECT ... WHERE under limits: a write statement takes SQLite's write lock
-    before it reads, so it serialises the starts of every worker like the PostgreSQL lock."""
+    before it reads, so it serialises the starts of every worker like the PostgreSQL lock.
+
+    A refusal's counts, for its message only, are read after the insert's commit: when they no
+    longer show a limit reached, the message is the generic one."""
     if await driver_write(engine, _INSERT_WITHIN_LIMITS, arguments):
         return True, 0, 0, None
     async with engine.connect() as connection:
@@ -268,7 +269,7 @@ async def finish_analysis(engine: AsyncEngine, analysis_id: uuid.UUID, outcome: 
                 "could not record the outcome of analysis %s (attempt %d): %s",
                 analysis_id,
                 attempt,
-                type(exc).__name__,
+                error_name(exc),
             )
             continue
         return

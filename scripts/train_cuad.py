@@ -28,12 +28,10 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from app.analyzer.categories import category_of
-from app.analyzer.chargrams import grams
 from app.analyzer.clauses import split_clauses
 from app.analyzer.contract_model import (
     ContractChars,
@@ -52,6 +50,7 @@ from app.analyzer.learned import SentenceModel, featurise
 from app.analyzer.normalise import fold
 from app.analyzer.tos_model import CharPart
 from scripts.cuad_corpus import Contract, lands_on_any, load_contracts
+from scripts.train_tos import char_tfidf
 
 if TYPE_CHECKING:
     from scripts.train_analyzer import Corpus, LabelledDocument
@@ -140,8 +139,11 @@ def _fit_chars(
     wanted = set(CHAR_KINDS)
     rows = [i for i, kinds in enumerate(opened) if wanted & kinds]
     words = tfidf_matrix([features[i] for i in rows], model.vocabulary, model.idf)
-    characters, char_idf = _char_block(
-        [fold(texts[i]) for i in rows], np.asarray([owners[i] for i in rows], dtype=np.int64)
+    characters, char_idf = char_tfidf(
+        [fold(texts[i]) for i in rows],
+        np.asarray([owners[i] for i in rows], dtype=np.int64),
+        CHAR_BITS,
+        CHAR_MIN_DF,
     )
     matrix = sparse.hstack([words, characters], format="csr")
     width = len(model.vocabulary)
@@ -162,34 +164,6 @@ def _fit_chars(
         bias[k] = classifier.intercept_[0]
     part = CharPart.from_dense(CHAR_BITS, char_idf, char_weights, 0.0, 0.0)
     return replace(model, weights=weights, bias=bias), ContractChars(CHAR_KINDS, part)
-
-
-def _char_block(
-    folded: list[str], owners: npt.NDArray[np.int64]
-) -> tuple[sparse.csr_matrix, npt.NDArray[np.float64]]:
-    """The same TF-IDF `CharPart.scores` computes: every occurrence counts, unit length over
-    the occurrences; buckets seen in fewer than `CHAR_MIN_DF` contracts get IDF 0 (unread)."""
-    size = 1 << CHAR_BITS
-    count = len(folded)
-    if not count:
-        return sparse.csr_matrix((0, size)), np.zeros(size)
-    sentence_of, buckets = grams(folded, CHAR_BITS)
-    in_documents = np.unique(owners[sentence_of] * size + buckets) % size
-    kept = np.bincount(in_documents, minlength=size) >= CHAR_MIN_DF
-    in_sentences = np.unique(sentence_of * size + buckets) % size
-    sentence_frequency = np.bincount(in_sentences, minlength=size)
-    idf = np.where(kept, np.log((1 + count) / (1 + sentence_frequency)) + 1.0, 0.0)
-    # What the artifact stores (float16): training must see the same numbers as inference.
-    idf = idf.astype("<f2").astype(np.float64)
-    read = idf[buckets] > 0
-    sentence_of, buckets = sentence_of[read], buckets[read]
-    values = idf[buckets]
-    norms = np.sqrt(np.bincount(sentence_of, values * values, minlength=count))
-    matrix = sparse.csr_matrix(
-        (values / norms[sentence_of], (sentence_of, buckets)), shape=(count, size)
-    )
-    matrix.sum_duplicates()
-    return matrix, idf
 
 
 def fit_contracts(corpus: Corpus, documents: Sequence[LabelledDocument]) -> ContractModel:

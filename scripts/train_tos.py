@@ -93,26 +93,37 @@ def _word_block(
     return tfidf_matrix(counts, vocabulary, idf), vocabulary, idf
 
 
-def _char_block(examples: _Examples) -> tuple[sparse.csr_matrix, npt.NDArray[np.float64]]:
+def char_tfidf(
+    folded: list[str], owners: npt.NDArray[np.int64], bits: int, min_df: int
+) -> tuple[sparse.csr_matrix, npt.NDArray[np.float64]]:
     """The same TF-IDF `CharPart.scores` computes: every occurrence counts, unit length over
-    the occurrences; buckets seen in fewer than `CHAR_MIN_DF` documents get IDF 0 (unread)."""
-    size = 1 << CHAR_BITS
-    owners, buckets = grams(examples.folded, CHAR_BITS)
-    in_documents = np.unique(examples.owners[owners] * size + buckets) % size
-    kept = np.bincount(in_documents, minlength=size) >= CHAR_MIN_DF
-    in_sentences = np.unique(owners * size + buckets) % size
+    the occurrences; buckets seen in fewer than `min_df` documents (`owners`: each sentence's
+    document) get IDF 0 (unread)."""
+    size = 1 << bits
+    count = len(folded)
+    if not count:
+        return sparse.csr_matrix((0, size)), np.zeros(size)
+    sentence_of, buckets = grams(folded, bits)
+    in_documents = np.unique(owners[sentence_of] * size + buckets) % size
+    kept = np.bincount(in_documents, minlength=size) >= min_df
+    in_sentences = np.unique(sentence_of * size + buckets) % size
     sentence_frequency = np.bincount(in_sentences, minlength=size)
-    count = len(examples.folded)
     idf = np.where(kept, np.log((1 + count) / (1 + sentence_frequency)) + 1.0, 0.0)
     # What the artifact stores (float16): training must see the same numbers as inference.
     idf = idf.astype("<f2").astype(np.float64)
     read = idf[buckets] > 0
-    owners, buckets = owners[read], buckets[read]
+    sentence_of, buckets = sentence_of[read], buckets[read]
     values = idf[buckets]
-    norms = np.sqrt(np.bincount(owners, values * values, minlength=count))
-    matrix = sparse.csr_matrix((values / norms[owners], (owners, buckets)), shape=(count, size))
+    norms = np.sqrt(np.bincount(sentence_of, values * values, minlength=count))
+    matrix = sparse.csr_matrix(
+        (values / norms[sentence_of], (sentence_of, buckets)), shape=(count, size)
+    )
     matrix.sum_duplicates()
     return matrix, idf
+
+
+def _char_block(examples: _Examples) -> tuple[sparse.csr_matrix, npt.NDArray[np.float64]]:
+    return char_tfidf(examples.folded, examples.owners, CHAR_BITS, CHAR_MIN_DF)
 
 
 def _fit_raw(documents: Sequence[LabelledDocument]) -> TosModel:

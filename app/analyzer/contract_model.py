@@ -23,7 +23,7 @@ import numpy.typing as npt
 from app.analyzer.categories import category_of
 from app.analyzer.clauses import Clause, Span
 from app.analyzer.contract_kinds import GATES, KINDS, states_a_cap
-from app.analyzer.learned import MODELS_DIR, SentenceModel, read_model
+from app.analyzer.learned import MODELS_DIR, SentenceModel, extended, read_model
 from app.analyzer.normalise import squash
 from app.analyzer.rules import Verdict
 from app.analyzer.tos_model import CharPart
@@ -104,16 +104,7 @@ def read(directory: Path = MODELS_DIR) -> ContractModel:
 
 
 def with_chars(words: SentenceModel, chars: ContractChars | None) -> ContractModel:
-    return ContractModel(
-        corpus=words.corpus,
-        categories=words.categories,
-        vocabulary=words.vocabulary,
-        idf=words.idf,
-        weights=words.weights,
-        bias=words.bias,
-        thresholds=words.thresholds,
-        chars=chars,
-    )
+    return extended(words, ContractModel, chars=chars)
 
 
 @cache

@@ -19,11 +19,11 @@ import re
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -200,6 +200,14 @@ class SentenceModel:
             bias=arrays["bias"],
             thresholds=arrays["thresholds"],
         )
+
+
+M = TypeVar("M", bound=SentenceModel)
+
+
+def extended(words: SentenceModel, model_type: type[M], **parts: Any) -> M:
+    """The word model `words` as `model_type`: a sentence model with more parts."""
+    return model_type(**{f.name: getattr(words, f.name) for f in fields(SentenceModel)}, **parts)
 
 
 def _text(value: str) -> npt.NDArray[np.uint8]:

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.analyzer.chargrams import grams
-from app.analyzer.learned import MODELS_DIR, SentenceModel, read_model
+from app.analyzer.learned import MODELS_DIR, SentenceModel, extended, read_model
 from app.analyzer.normalise import fold
 
 CORPUS = "claudette"
@@ -155,16 +155,7 @@ class TosModel(SentenceModel):
 
 
 def combine(words: SentenceModel, chars: CharPart) -> TosModel:
-    return TosModel(
-        corpus=words.corpus,
-        categories=words.categories,
-        vocabulary=words.vocabulary,
-        idf=words.idf,
-        weights=words.weights,
-        bias=words.bias,
-        thresholds=words.thresholds,
-        chars=chars,
-    )
+    return extended(words, TosModel, chars=chars)
 
 
 def read(directory: Path = MODELS_DIR) -> TosModel:

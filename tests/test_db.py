@@ -2,19 +2,33 @@
 row's commit does not wait for the disk on either database; a write before the first token that
 fails is a 503 that quotes nothing, and its connection is not pooled again."""
 
-import functools
 import logging
 import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.analyses.repository import ANALYSES, Limits, start_analysis
 from app.db import create_engine
 from app.errors import AppError
 from app.schemas import AnalyseRequest, TokenPayload
 from tests.conftest import Factory, bearer, make_settings, running_client
+
+
+async def start(engine: AsyncEngine, document: str, *, store_content: bool = True) -> uuid.UUID:
+    """A start row for a fresh organisation, under limits it is far from."""
+    return await start_analysis(
+        engine,
+        user=TokenPayload(sub="s", org=f"org-{uuid.uuid4().hex[:8]}", role="analyst", exp=2**31),
+        body=AnalyseRequest(content=document, document_type="contract"),
+        provider="local",
+        model="m",
+        request_id=None,
+        store_content=store_content,
+        limits=Limits(10, 10, 300),
+    )
 
 
 async def test_a_connection_returned_inside_a_transaction_is_rolled_back(tmp_path: Path) -> None:
@@ -45,13 +59,6 @@ async def test_the_start_row_commits_without_waiting_for_the_disk(database_url: 
     synchronous standby). The same durability on both databases: consistent after a crash, the
     last moments' commits may be lost. Nothing else changes its setting."""
     engine = create_engine(database_url)
-    user = TokenPayload(
-        sub="durability", org=f"org-{uuid.uuid4().hex[:8]}", role="analyst", exp=2**31
-    )
-    body = AnalyseRequest(
-        content="The supplier may terminate at any time.", document_type="contract"
-    )
-    limits = Limits(10, 10, 300)
     try:
         show = "SELECT current_setting('synchronous_commit')"
         sqlite = engine.dialect.name == "sqlite"
@@ -77,15 +84,8 @@ async def test_the_start_row_commits_without_waiting_for_the_disk(database_url: 
                 await connection.rollback()
                 # ... and only there.
                 assert (await connection.exec_driver_sql(show)).scalar() == "on"
-        analysis_id = await start_analysis(
-            engine,
-            user=user,
-            body=body,
-            provider="local",
-            model="m",
-            request_id=None,
-            store_content=False,
-            limits=limits,
+        analysis_id = await start(
+            engine, "The supplier may terminate at any time.", store_content=False
         )
         async with engine.connect() as connection:
             if not sqlite:
@@ -103,17 +103,6 @@ async def test_a_failed_start_is_a_503_and_its_connection_is_not_pooled_again(
     that names only the error's class, and the connection it failed on is dropped."""
     engine = create_engine(database_url)
     document = "The supplier may terminate at any time. SECRET-CLAUSE-TEXT"
-    start = functools.partial(
-        start_analysis,
-        engine,
-        user=TokenPayload(sub="s", org=f"org-{uuid.uuid4().hex[:8]}", role="analyst", exp=2**31),
-        body=AnalyseRequest(content=document, document_type="contract"),
-        provider="local",
-        model="m",
-        request_id=None,
-        store_content=True,
-        limits=Limits(10, 10, 300),
-    )
     read_only = (
         "PRAGMA query_only = ON"
         if engine.dialect.name == "sqlite"
@@ -126,7 +115,7 @@ async def test_a_failed_start_is_a_503_and_its_connection_is_not_pooled_again(
             await connection.commit()
         caplog.set_level(logging.INFO)
         with pytest.raises(AppError) as refused:
-            await start()
+            await start(engine, document)
         assert refused.value.failure.status_code == 503
         assert refused.value.failure.code == "database_unavailable"
         errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
@@ -134,7 +123,7 @@ async def test_a_failed_start_is_a_503_and_its_connection_is_not_pooled_again(
         assert all("SECRET" not in e and "supplier" not in e for e in errors)
         assert errors[-1].endswith(("OperationalError", "ReadOnlySQLTransactionError"))
         # A new connection: the write goes through.
-        analysis_id = await start()
+        analysis_id = await start(engine, document)
         async with engine.connect() as connection:
             row = (
                 await connection.execute(select(ANALYSES).where(ANALYSES.c.id == analysis_id))
@@ -188,16 +177,7 @@ async def test_a_write_the_database_refuses_is_a_503_that_quotes_nothing(
                 await connection.exec_driver_sql(statement)
         caplog.set_level(logging.INFO)
         with pytest.raises(AppError) as refused:
-            await start_analysis(
-                engine,
-                user=TokenPayload(sub="s", org="probe", role="analyst", exp=2**31),
-                body=AnalyseRequest(content=document, document_type="contract"),
-                provider="local",
-                model="m",
-                request_id=None,
-                store_content=True,
-                limits=Limits(10, 10, 300),
-            )
+            await start(engine, document)
         assert refused.value.failure.code == "database_unavailable"
         async with running_client(make_settings(database_url)) as client:
             response = await client.get(

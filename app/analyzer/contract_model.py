@@ -37,11 +37,13 @@ EXTEND_MARGIN = 3.0
 is at most this far below the kind's threshold (CUAD often labels a clause's follow-on
 sentences too: "If Seller elects to exercise its rights under the preceding paragraph, ...")."""
 _LEAVES_UNCAPPED = re.compile(
-    r"\bnot apply|\bnot (?:be )?limit|\bunlimited|\buncapped|\bwithout limit|\bexcept|\bexclu"
-    r"|\bnotwithstanding|\bother than|\bno limit|\bnothing in"
+    r"\bnot apply|\bnot (?:be )?limit(?!ed to)|\bunlimited|\buncapped|\bwithout limit(?!ation)"
+    r"|\bexcept|\bexclu(?!sive)|\bnotwithstanding|\bother than|\bno limit|\bnothing (?:in|limits)"
 )
-"""A clause read as uncapped liability that states a cap must also say what the cap leaves out
-("shall not exceed the fees paid" alone is a cap, not uncapped liability)."""
+"""A clause read as uncapped liability must say what a limit leaves out, or that there is none:
+"shall not exceed the fees paid" alone is a cap, and "in no event liable for consequential
+damages" alone an exclusion, not uncapped liability ("not limited to", "without limitation" and
+"exclusive" say nothing of the kind)."""
 RETIRED_ON_CONTRACTS = frozenset(
     {
         "commercial_non_compete",
@@ -255,15 +257,15 @@ def select(
                 )
     texts_of = {key: (span, " ".join(texts)) for key, (span, texts) in merged.items()}
     # The findings that leave liability uncapped and are kept, known before any cap gives way to
-    # them: an uncapped reading dropped for stating a cap alone outranks nothing.
+    # them: an uncapped reading dropped for saying nothing a limit leaves out outranks nothing.
     uncapped = [
         span
         for (slug, _), (span, text) in texts_of.items()
-        if slug in OUTRANKED_BY.values() and not _only_caps(text)
+        if slug in OUTRANKED_BY.values() and _LEAVES_UNCAPPED.search(text)
     ]
     kept: list[tuple[str, Span, str]] = []
     for (slug, _), (span, text) in texts_of.items():
-        if slug in OUTRANKED_BY.values() and _only_caps(text):
+        if slug in OUTRANKED_BY.values() and not _LEAVES_UNCAPPED.search(text):
             continue
         if (
             slug in OUTRANKED_BY
@@ -273,11 +275,6 @@ def select(
             continue
         kept.append((slug, span, text))
     return kept
-
-
-def _only_caps(text: str) -> bool:
-    """A clause read as uncapped liability that states a cap and nothing the cap leaves out."""
-    return states_a_cap(text) and not _LEAVES_UNCAPPED.search(text)
 
 
 def columns_of(model: SentenceModel) -> dict[str, int]:

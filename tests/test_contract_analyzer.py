@@ -5,6 +5,7 @@ import time
 from functools import cache
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -30,6 +31,7 @@ from app.schemas import Category, RiskLevel
 from scripts import train_cuad
 from scripts.train_analyzer import CORPORA
 from scripts.train_cuad import CHAR_KINDS, GRID, choose, fit_documents
+from tests.conftest import Factory, bearer
 
 CUAD = Path(__file__).resolve().parents[1] / "data" / "cuad" / "cuad_dev.json"
 CUAD_CATEGORIES = {Category(slug) for slug in KINDS}
@@ -376,3 +378,28 @@ def test_training_with_character_grams_is_reproducible() -> None:
     assert second.chars is not None
     assert first.chars.to_json() == second.chars.to_json()
     assert first.chars.part.idf.any()
+
+
+async def test_post_analyse_returns_the_findings_the_evaluation_scores(
+    client: httpx.AsyncClient, token: Factory
+) -> None:
+    """`make eval` scores the analyzer in process; callers (and other CUAD contracts) reach it
+    through `POST /v1/analyse`. On the three longest real contracts (over 50 000 characters each)
+    the service answers exactly the same findings, in full."""
+    longest = sorted(range(len(_contracts())), key=lambda index: -len(_text(index)))[:3]
+    for index in longest:
+        content = _text(index)
+        assert len(content) > 50_000
+        response = await client.post(
+            "/v1/analyse",
+            json={"content": content, "document_type": "contract"},
+            headers=bearer(token()),
+        )
+        assert response.status_code == 200, response.text
+        served = [(f["category"], f["clause"], f["risk"]) for f in response.json()["findings"]]
+        expected = [
+            (f.category.value, f.clause, f.risk.value)
+            for f in analyse(content, "contract").findings
+        ]
+        assert served == expected
+        assert {category for category, _, _ in served} & set(KINDS)

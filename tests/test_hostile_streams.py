@@ -251,9 +251,16 @@ async def test_a_stalled_reader_of_a_resumable_analysis_is_stopped_by_its_send_t
                     received += len(chunk)
         finally:
             sock.close()
-        whole = await client.get(
-            f"/v1/analyses/{analysis_id}/stream", params={"format": "tokens"}, headers=headers
-        )
+        # This reader is held to the same 1 s send timeout: on a loaded machine, where this
+        # process is both server and client, it can itself be cut as stalled, and then does
+        # what a client does, reconnect. One whole read to [DONE] shows the log went on.
+        for _ in range(3):
+            whole = await client.get(
+                f"/v1/analyses/{analysis_id}/stream", params={"format": "tokens"}, headers=headers
+            )
+            assert whole.status_code == 200
+            if sse_events(whole.text)[-1] == {"data": "[DONE]"}:
+                break
     assert sse_events(whole.text)[-1] == {"data": "[DONE]"}
     # Cut while stalled: far less than the whole stream came through, and the server closed it.
     assert received < len(whole.content) / 2, (received, len(whole.content))
